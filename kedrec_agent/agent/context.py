@@ -1,0 +1,19 @@
+"""Runtime settings of one graph run (LangGraph ``context_schema``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Context:
+    """Per-run settings, read by nodes through ``Runtime[Context]``."""
+
+    top_k: int = 5
+    """Candidate drugs kept per condition."""
+
+    paths_per_drug: int = 3
+    """Drug -> gene -> disease paths kept per candidate."""
+
+    exclusions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    """(DrugBank id, disease id) pairs hidden from the knowledge graph (evaluation masking)."""

@@ -1,0 +1,30 @@
+"""The LangGraph state machine. For now it stops at the knowledge-graph stage:
+patient text -> link -> KG evidence (literature, reasoning and safety come next).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from kedrec_agent.agent import nodes
+from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.state import InputState, OutputState, State
+
+
+def _after_link(state: State) -> str:
+    return END if state.abstained else "kg_evidence"
+
+
+def build_graph() -> Any:
+    """Compile the agent graph (no checkpointer: LangGraph Studio / the server adds one)."""
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("link", nodes.link)
+    builder.add_node("kg_evidence", nodes.kg_evidence)
+    builder.add_edge(START, "link")
+    builder.add_conditional_edges("link", _after_link, ["kg_evidence", END])
+    builder.add_edge("kg_evidence", END)
+    return builder.compile(name="kedrec")

@@ -1,0 +1,41 @@
+"""Graph state: the input a caller gives, the full working state, the output returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class InputState:
+    """What a caller sends: a free-text patient description."""
+
+    patient: str = ""
+    """Free text, e.g. '68-year-old man with type 2 diabetes on warfarin'."""
+
+
+@dataclass
+class OutputState:
+    """What the graph returns."""
+
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """Knowledge-graph evidence (candidates, paths, interactions) as JSON."""
+
+    abstained: bool = False
+    """True when the graph could not answer; ``reason`` says why."""
+
+    reason: str = ""
+
+
+@dataclass
+class State(InputState, OutputState):
+    """Working state passed between nodes."""
+
+    conditions: list[str] = field(default_factory=list)
+    """Canonical disease ids linked from the patient text."""
+
+    medications: list[str] = field(default_factory=list)
+    """DrugBank ids of current medications."""
+
+    allergies: list[str] = field(default_factory=list)
+    """Ids of allergy substances or drugs."""

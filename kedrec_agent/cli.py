@@ -1,0 +1,250 @@
+"""The ``kedrec`` command: set up the stores, query the knowledge graph, ask about a patient.
+
+Exit codes: 0 ok, 1 a store/config/data error, 2 bad input (unknown names, invalid ids).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import wraps
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from kedrec_agent import __version__
+from kedrec_agent.config import get_settings
+from kedrec_agent.errors import InvalidInputError, KedrecError, UnknownEntityError
+
+app = typer.Typer(
+    help="KEDRec agent: explainable drug recommendation. Decision support for clinicians, "
+    "not a prescription.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kg_app = typer.Typer(help="Query the DRKG knowledge graph (names or ids).", no_args_is_help=True)
+app.add_typer(kg_app, name="kg")
+
+out = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Limit = Annotated[int, typer.Option(min=1, max=50, help="Maximum rows.")]
+
+
+def _friendly(func: Callable[P, T]) -> Callable[P, T]:
+    """Turn expected errors into a one-line message and an exit code (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except (UnknownEntityError, InvalidInputError) as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except KedrecError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+
+
+@app.command()
+@_friendly
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+@app.command()
+@_friendly
+def setup(
+    force: Annotated[bool, typer.Option(help="Rebuild even if the stores are current.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Build the stores from the data bundle (fast no-op when they are current)."""
+    from kedrec_agent.data.bundle import check_bundle
+    from kedrec_agent.kg.build import build_store
+    from kedrec_agent.linking import Linker
+
+    settings = get_settings()
+    check_bundle(settings)
+    started = time.perf_counter()
+    Linker.build_index(settings, force=force)
+    err.print(f"linker index ready ({time.perf_counter() - started:.1f} s)")
+    if settings.sparql_endpoint:
+        err.print(f"KEDREC_SPARQL_ENDPOINT is set: using {settings.sparql_endpoint}, no local build")
+        return
+    report = build_store(settings, force=force, progress=progress and sys.stderr.isatty())
+    state = "current" if report.cached else f"built in {report.seconds:.1f} s"
+    err.print(
+        f"knowledge graph {state}: {report.triples:,} triples "
+        f"({report.drkg_edges:,} DRKG edge lines, {report.entities:,} entities) at {report.store}"
+    )
+
+
+def _kg_query(as_json: bool, **request: Any) -> None:
+    from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+    from kedrec_agent.kg.tool import KnowledgeGraphInput, run_query
+    from kedrec_agent.linking import get_linker
+
+    try:
+        parsed = KnowledgeGraphInput(**request)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    text, artifact = run_query(KnowledgeGraph.from_settings(), get_linker(), parsed)
+    if as_json:
+        out.print_json(json.dumps(artifact, default=str))
+    else:
+        out.print(text, highlight=False, markup=False)
+
+
+@kg_app.command("drugs-for")
+@_friendly
+def drugs_for(disease: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
+    """Drugs that treat or palliate DISEASE (all its DOID/MeSH equivalents)."""
+    _kg_query(json_, operation="drugs_for_disease", disease=disease, limit=limit)
+
+
+@kg_app.command()
+@_friendly
+def paths(drug: str, disease: str, json_: JsonFlag = False, limit: Limit = 10) -> None:
+    """Mechanism paths DRUG -> gene -> DISEASE, best first."""
+    _kg_query(json_, operation="mechanism_paths", drug=drug, disease=disease, limit=limit)
+
+
+@kg_app.command()
+@_friendly
+def interactions(
+    drugs: Annotated[list[str], typer.Argument(help="Two to twenty drug names or ids.")],
+    json_: JsonFlag = False,
+    limit: Limit = 50,
+) -> None:
+    """Known interactions among DRUGS (every pair)."""
+    _kg_query(json_, operation="interactions", drugs=drugs, limit=limit)
+
+
+@kg_app.command()
+@_friendly
+def genes(drug: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
+    """Targets, enzymes, transporters and carriers of DRUG."""
+    _kg_query(json_, operation="drug_genes", drug=drug, limit=limit)
+
+
+@kg_app.command("disease-genes")
+@_friendly
+def disease_genes(disease: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
+    """Genes associated with DISEASE."""
+    _kg_query(json_, operation="disease_genes", disease=disease, limit=limit)
+
+
+@kg_app.command()
+@_friendly
+def symptoms(disease: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
+    """Symptoms of DISEASE."""
+    _kg_query(json_, operation="disease_symptoms", disease=disease, limit=limit)
+
+
+@kg_app.command()
+@_friendly
+def facts(drug: str, json_: JsonFlag = False) -> None:
+    """Everything the graph says about DRUG."""
+    _kg_query(json_, operation="drug_facts", drug=drug, limit=1)
+
+
+@kg_app.command()
+@_friendly
+def candidates(disease: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
+    """Drugs acting on genes associated with DISEASE (no treats edge needed)."""
+    _kg_query(json_, operation="drugs_targeting_disease_genes", disease=disease, limit=limit)
+
+
+@app.command()
+@_friendly
+def link(
+    text: str,
+    kind: Annotated[
+        str | None, typer.Option(help="drug, disease or substance (default: any)")
+    ] = None,
+    json_: JsonFlag = False,
+    limit: Limit = 5,
+) -> None:
+    """Rank the vocabulary entries that TEXT may name (with scores)."""
+    from kedrec_agent.linking import get_linker
+
+    if kind not in (None, "drug", "disease", "substance"):
+        raise InvalidInputError("--kind must be drug, disease or substance")
+    found = get_linker().candidates(text, kind, limit)  # type: ignore[arg-type]
+    if json_:
+        out.print_json(json.dumps([asdict(c) for c in found]))
+        return
+    if not found:
+        err.print("no similar name is known")
+        raise typer.Exit(2)
+    for c in found:
+        out.print(f"{c.score:5.1f}  {c.kind:9} {c.id:14} {c.name}  (matched {c.matched!r})")
+
+
+@app.command()
+@_friendly
+def ask(
+    patient: Annotated[str, typer.Argument(help="Free-text patient description.")],
+    json_: JsonFlag = False,
+    top_k: Annotated[int, typer.Option(min=1, max=20, help="Candidates per condition.")] = 5,
+) -> None:
+    """Run the agent on a patient description (currently up to the KG evidence stage)."""
+    from kedrec_agent.agent.context import Context
+    from kedrec_agent.agent.graph import build_graph
+
+    result = build_graph().invoke({"patient": patient}, context=Context(top_k=top_k))
+    if json_:
+        out.print_json(json.dumps(result, default=str))
+        return
+    _print_evidence(result)
+
+
+def _print_evidence(result: dict[str, Any]) -> None:
+    out.rule("KEDRec — knowledge-graph evidence (decision support, not a prescription)")
+    if result.get("abstained"):
+        out.print(f"[yellow]No recommendation:[/yellow] {result.get('reason', '')}")
+    evidence = result.get("evidence") or {}
+    for inter in evidence.get("interactions", []):
+        a, b = inter["drug_a"]["label"], inter["drug_b"]["label"]
+        what = inter.get("description") or f"{a} interacts with {b}"
+        out.print(f"[bold red]WARNING[/bold red] {what} [{inter['relation']}]", highlight=False)
+    for cand in evidence.get("candidates", []):
+        drug = cand["drug"]
+        flag = " (already taking)" if cand["already_taking"] else ""
+        out.print(
+            f"[bold]{drug['label']}[/bold] ({drug['id']}) for {cand['condition']} "
+            f"via {cand['via']}{flag}",
+            highlight=False,
+        )
+        for edge in cand["edges"][:3]:
+            out.print(f"    fact: {edge['head']} --{edge['relation']}--> {edge['tail']}")
+        for path in cand["paths"]:
+            out.print(
+                f"    path: {drug['label']} -> {path['gene']['label']} -> "
+                f"{path['disease']['label'] or path['disease']['id']} (score {path['score']})",
+                highlight=False,
+            )
+
+
+if __name__ == "__main__":
+    app()

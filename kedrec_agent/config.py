@@ -1,0 +1,124 @@
+"""Settings of a KEDRec process, read once from ``KEDREC_*`` environment variables.
+
+Example:
+    >>> from kedrec_agent.config import Settings
+    >>> settings = Settings.from_env({"KEDREC_HOME": "/tmp/kedrec"})
+    >>> settings.kg_store_dir.name
+    'oxigraph'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from kedrec_agent.errors import ConfigError, DataMissingError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# In a source checkout (editable install) relative defaults are taken from the project root,
+# so that `kedrec` finds the same stores from any working directory.
+_PROJECT_ROOT = (
+    _PACKAGE_DIR.parent if (_PACKAGE_DIR.parent / "pyproject.toml").is_file() else Path.cwd()
+)
+
+
+def _resolve(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (_PROJECT_ROOT / path).resolve()
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings; build with :meth:`from_env` or :func:`get_settings`.
+
+    Attributes:
+        data_dir: the offline data bundle (``KEDREC_DATA_DIR``, default ``../shared/data``).
+        home: where derived stores are built (``KEDREC_HOME``, default ``.kedrec``).
+        sparql_endpoint: a remote SPARQL 1.1 endpoint to query instead of the local
+            store (``KEDREC_SPARQL_ENDPOINT``; unset means the local Oxigraph store).
+        sparql_timeout_s: time limit of one SPARQL request (``KEDREC_SPARQL_TIMEOUT``).
+        drkg_path: a DRKG-format TSV (plain or .gz) to build the graph from instead of the
+            bundle's subset, e.g. the full ``drkg.tsv`` (``KEDREC_DRKG``).
+    """
+
+    data_dir: Path
+    home: Path
+    sparql_endpoint: str | None = None
+    sparql_timeout_s: float = 10.0
+    drkg_path: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``env`` (default: the process environment)."""
+        env = os.environ if env is None else env
+        endpoint = env.get("KEDREC_SPARQL_ENDPOINT", "").strip() or None
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"KEDREC_SPARQL_ENDPOINT must be an http(s) URL, got {endpoint!r}"
+            )
+        drkg = env.get("KEDREC_DRKG", "").strip()
+        return cls(
+            data_dir=_resolve(env.get("KEDREC_DATA_DIR") or "../shared/data"),
+            home=_resolve(env.get("KEDREC_HOME") or ".kedrec"),
+            sparql_endpoint=endpoint,
+            sparql_timeout_s=_float(env, "KEDREC_SPARQL_TIMEOUT", 10.0),
+            drkg_path=_resolve(drkg) if drkg else None,
+        )
+
+    @property
+    def kg_dir(self) -> Path:
+        """Folder of the knowledge-graph store and its build stamp."""
+        return self.home / "kg"
+
+    @property
+    def kg_store_dir(self) -> Path:
+        """The on-disk Oxigraph store."""
+        return self.kg_dir / "oxigraph"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Small derived caches (the linker's name index)."""
+        return self.home / "cache"
+
+    def data_file(self, relative: str) -> Path:
+        """Path of a bundle file, raising a clear error if it is missing.
+
+        Args:
+            relative: path inside the data bundle, e.g. ``"kg/drkg_subset.tsv.gz"``.
+
+        Raises:
+            DataMissingError: the data dir or the file does not exist.
+        """
+        if not self.data_dir.is_dir():
+            raise DataMissingError(
+                f"Data bundle not found at {self.data_dir}. Set KEDREC_DATA_DIR to the folder "
+                "that holds kg/, names/, literature/ (default ../shared/data)."
+            )
+        path = self.data_dir / relative
+        if not path.is_file():
+            raise DataMissingError(
+                f"The data bundle at {self.data_dir} is incomplete: missing {relative}."
+            )
+        return path
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,72 @@
+"""Knowledge-graph evidence for one patient: candidate drugs, mechanism paths, interactions.
+
+Example:
+    >>> ev = gather_evidence(kg, ["MESH:D003924"], ["DB00682"])  # doctest: +SKIP
+    >>> ev.candidates[0].drug.label  # doctest: +SKIP
+    'Metformin'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kedrec_agent.kg.knowledge_graph import MAX_INTERACTION_DRUGS, KnowledgeGraph
+from kedrec_agent.kg.models import Edge, Entity, Interaction, MechanismPath
+
+
+class CandidateDrug(BaseModel):
+    """A drug the graph proposes for one of the patient's conditions."""
+
+    drug: Entity
+    condition: str = Field(description="canonical disease id the drug is proposed for")
+    via: Literal["indication", "mechanism"] = Field(
+        description="a treats/palliates edge, or genes shared with the disease"
+    )
+    edges: list[Edge] = Field(default_factory=list)
+    paths: list[MechanismPath] = Field(default_factory=list)
+    already_taking: bool = False
+
+
+class KGEvidence(BaseModel):
+    """All the graph says about a patient's conditions and medications."""
+
+    candidates: list[CandidateDrug]
+    interactions: list[Interaction]
+
+
+def gather_evidence(
+    kg: KnowledgeGraph,
+    condition_ids: Sequence[str],
+    medication_ids: Sequence[str],
+    *,
+    top_k: int = 5,
+    paths_per_drug: int = 3,
+) -> KGEvidence:
+    """Candidates per condition (indications first, else shared-gene mechanism), their
+    drug -> gene -> disease paths, and interactions among candidates and current meds.
+    """
+    candidates: list[CandidateDrug] = []
+    for condition in dict.fromkeys(condition_ids):
+        by_drug: dict[str, CandidateDrug] = {}
+        for row in kg.drugs_for_disease(condition):
+            if row.drug.id not in by_drug and len(by_drug) >= top_k:
+                continue
+            entry = by_drug.setdefault(
+                row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
+            )
+            entry.edges.extend(row.edges)
+        if not by_drug:
+            for mech in kg.drugs_targeting_disease_genes(condition, top_k):
+                by_drug[mech.drug.id] = CandidateDrug(
+                    drug=mech.drug, condition=condition, via="mechanism"
+                )
+        for entry in by_drug.values():
+            entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
+            entry.already_taking = entry.drug.local_id in medication_ids
+        candidates.extend(by_drug.values())
+    drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
+    interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
+    return KGEvidence(candidates=candidates, interactions=interactions)

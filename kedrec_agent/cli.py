@@ -89,7 +89,9 @@ def setup(
     Linker.build_index(settings, force=force)
     err.print(f"linker index ready ({time.perf_counter() - started:.1f} s)")
     if settings.sparql_endpoint:
-        err.print(f"KEDREC_SPARQL_ENDPOINT is set: using {settings.sparql_endpoint}, no local build")
+        err.print(
+            f"KEDREC_SPARQL_ENDPOINT is set: using {settings.sparql_endpoint}, no local build"
+        )
         return
     report = build_store(settings, force=force, progress=progress and sys.stderr.isatty())
     state = "current" if report.cached else f"built in {report.seconds:.1f} s"

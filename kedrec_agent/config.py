@@ -69,9 +69,7 @@ class Settings:
         env = os.environ if env is None else env
         endpoint = env.get("KEDREC_SPARQL_ENDPOINT", "").strip() or None
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"KEDREC_SPARQL_ENDPOINT must be an http(s) URL, got {endpoint!r}"
-            )
+            raise ConfigError(f"KEDREC_SPARQL_ENDPOINT must be an http(s) URL, got {endpoint!r}")
         drkg = env.get("KEDREC_DRKG", "").strip()
         return cls(
             data_dir=_resolve(env.get("KEDREC_DATA_DIR") or "../shared/data"),

@@ -1,5 +1,7 @@
-"""The LangGraph state machine. For now it stops at the knowledge-graph stage:
-patient text -> link -> KG evidence (literature, reasoning and safety come next).
+"""The LangGraph state machine.
+
+For now it stops at the knowledge-graph stage: patient text -> link -> KG evidence
+(literature, reasoning and safety come next).
 """
 
 from __future__ import annotations

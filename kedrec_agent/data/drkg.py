@@ -42,9 +42,12 @@ def open_text(path: Path) -> IO[str]:
 
 
 def split_entity(entity: str) -> tuple[str, str]:
-    """Split a DRKG entity name into (type, id): ``"Disease::MESH:D015464"`` -> type, id."""
+    """Split a DRKG entity name into (type, id): ``"Disease::MESH:D015464"`` -> type, id.
+
+    The id may be empty: the full DRKG has an entity named ``Gene::``.
+    """
     kind, sep, local = entity.partition("::")
-    if not sep or not kind or not local:
+    if not sep or not kind:
         raise InvalidInputError(f"Not a DRKG entity name (Type::id): {entity!r}")
     return kind, local
 

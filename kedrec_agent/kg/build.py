@@ -98,10 +98,16 @@ class BuildInputs:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildInputs:
-        """The bundle's files, with ``KEDREC_DRKG`` replacing the subset when set."""
-        main = settings.drkg_path or settings.data_file(bundle.KG_SUBSET)
+        """The bundle's files, or ``KEDREC_DRKG`` in place of the subset and DDI edge files.
+
+        The full ``drkg.tsv`` has its own DDI edges, so the bundle's are not added to it.
+        """
+        if settings.drkg_path is not None:
+            graph: tuple[Path, ...] = (settings.drkg_path,)
+        else:
+            graph = (settings.data_file(bundle.KG_SUBSET), *map(settings.data_file, bundle.KG_DDI))
         return cls(
-            graph=(main, *(settings.data_file(p) for p in bundle.KG_DDI)),
+            graph=graph,
             typed_ddi=settings.data_file(bundle.KG_DDI_TYPED),
             ddi_types=settings.data_file(bundle.KG_DDI_TYPES),
             glossary=settings.data_file(bundle.KG_RELATION_GLOSSARY),
@@ -128,9 +134,7 @@ class BuildInputs:
 
     def stamp(self) -> dict[str, list[int]]:
         """(size, mtime_ns) of every input: a changed input means a rebuild."""
-        return {
-            str(p.resolve()): [p.stat().st_size, p.stat().st_mtime_ns] for p in self.paths()
-        }
+        return {str(p.resolve()): [p.stat().st_size, p.stat().st_mtime_ns] for p in self.paths()}
 
 
 # --- N-Triples writing ---------------------------------------------------------------------

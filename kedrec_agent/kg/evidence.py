@@ -45,8 +45,11 @@ def gather_evidence(
     top_k: int = 5,
     paths_per_drug: int = 3,
 ) -> KGEvidence:
-    """Candidates per condition (indications first, else shared-gene mechanism), their
-    drug -> gene -> disease paths, and interactions among candidates and current meds.
+    """Collect the graph evidence for a patient's conditions and current medications.
+
+    Candidates come per condition from indications (treats/palliates edges), else from genes
+    shared with the disease; each gets its best drug -> gene -> disease paths; interactions
+    are checked among all candidates and current medications.
     """
     candidates: list[CandidateDrug] = []
     for condition in dict.fromkeys(condition_ids):

@@ -60,9 +60,7 @@ def drug_entity(drug_id: str) -> str:
 
 def _disease_id(disease_id: str) -> str:
     if not isinstance(disease_id, str) or not _DISEASE_ID.match(disease_id):
-        raise InvalidInputError(
-            f"Not a disease id (MESH:… or DOID:…): {str(disease_id)[:40]!r}"
-        )
+        raise InvalidInputError(f"Not a disease id (MESH:… or DOID:…): {str(disease_id)[:40]!r}")
     return disease_id
 
 
@@ -159,7 +157,8 @@ class KnowledgeGraph:
         """Run a template with IRIs bound to its variables (never formatted into the text)."""
         bound = {name: URIRef(iri) for name, iri in bindings.items()}
         try:
-            return list(self.graph.query(template, initBindings=bound))
+            result = self.graph.query(template, initBindings=bound)
+            return [row for row in result if isinstance(row, ResultRow)]
         except StoreUnavailableError:
             raise
         except (OSError, ValueError) as exc:
@@ -241,7 +240,9 @@ class KnowledgeGraph:
             key=lambda g: (order.get(g.role, 9), (g.gene.label or g.gene.id), g.relation),
         )
 
-    def mechanism_paths(self, drug_id: str, disease_id: str, limit: int = 20) -> list[MechanismPath]:
+    def mechanism_paths(
+        self, drug_id: str, disease_id: str, limit: int = 20
+    ) -> list[MechanismPath]:
         """Drug -> gene -> disease paths, best first (bounded: at most ``limit`` paths).
 
         A path's score is the product of its edge weights: a DrugBank target counts more
@@ -267,15 +268,20 @@ class KnowledgeGraph:
             )
             paths.append(
                 MechanismPath(
-                    drug=drug, gene=gene, disease=disease, score=round(score, 4),
+                    drug=drug,
+                    gene=gene,
+                    disease=disease,
+                    score=round(score, 4),
                     edges=[first, second],
-                )  # fmt: skip
+                )
             )
         paths = self._visible(paths)
         paths.sort(key=lambda p: (-p.score, p.gene.label or p.gene.id, p.disease.id, str(p.edges)))
         return paths[:limit]
 
-    def drugs_targeting_disease_genes(self, disease_id: str, limit: int = 20) -> list[MechanismCandidate]:
+    def drugs_targeting_disease_genes(
+        self, disease_id: str, limit: int = 20
+    ) -> list[MechanismCandidate]:
         """Drugs acting on genes associated with a disease, by number of shared genes."""
         if not 1 <= limit <= 200:
             raise InvalidInputError("limit must be between 1 and 200")
@@ -315,12 +321,17 @@ class KnowledgeGraph:
                 edge = _edge(a, r.rel, b, r.forward)
                 description = None
                 if r.template is not None:
-                    description = _render_ddi(str(r.template), int(r.slot), edge, {a.id: a, b.id: b})
+                    description = _render_ddi(
+                        str(r.template), int(r.slot), edge, {a.id: a, b.id: b}
+                    )
                 pair.append(
                     Interaction(
-                        drug_a=a, drug_b=b, relation=edge.relation,
-                        description=description, edges=[edge],
-                    )  # fmt: skip
+                        drug_a=a,
+                        drug_b=b,
+                        relation=edge.relation,
+                        description=description,
+                        edges=[edge],
+                    )
                 )
             # Typed (described) interactions first, then a stable order.
             found += sorted(pair, key=lambda i: (i.description is None, i.relation, str(i.edges)))
@@ -340,7 +351,10 @@ class KnowledgeGraph:
         ]
         links.sort(
             key=lambda g: (
-                g.role != "associated gene", g.gene.label or g.gene.id, g.relation, str(g.edges)
+                g.role != "associated gene",
+                g.gene.label or g.gene.id,
+                g.relation,
+                str(g.edges),
             )
         )
         return self._visible(links)[:limit]

@@ -59,7 +59,8 @@ LIMIT 5000"""
 # drug-disease edge, so they survive evaluation masking).
 DRUGS_TARGETING_DISEASE_GENES = (
     PREFIXES
-    + f"""SELECT ?concept ?drug (SAMPLE(?label) AS ?drugLabel) (COUNT(DISTINCT ?gene) AS ?genes) WHERE {{
+    + f"""SELECT ?concept ?drug (SAMPLE(?label) AS ?drugLabel) (COUNT(DISTINCT ?gene) AS ?genes)
+WHERE {{
   ?disease kgv:canonical ?concept .
   {{ ?disease ?r2 ?gene . ?r2 kgv:category cat:disease_gene }}
   UNION

@@ -54,7 +54,7 @@ def bind_values(query: str, bindings: Mapping[str, Identifier], render: Any) -> 
     return query[: match.end()] + block + query[match.end() :]
 
 
-class RemoteSPARQLStore(SPARQLStore):  # type: ignore[misc]
+class RemoteSPARQLStore(SPARQLStore):
     """rdflib ``SPARQLStore`` with a request timeout, bound values and clear errors."""
 
     def __init__(self, endpoint: str, timeout_s: float) -> None:
@@ -69,6 +69,7 @@ class RemoteSPARQLStore(SPARQLStore):  # type: ignore[misc]
         queryGraph: str | None = None,  # noqa: N803
         DEBUG: bool = False,  # noqa: N803
     ) -> Result:
+        """Run ``query`` on the endpoint with ``initBindings`` bound at the start of WHERE."""
         text = bind_values(query, initBindings or {}, self.node_to_sparql)
         if initNs:
             text = self._inject_prefixes(text, initNs)
@@ -77,7 +78,7 @@ class RemoteSPARQLStore(SPARQLStore):  # type: ignore[misc]
     def _query(self, query: str, *args: Any, **kwargs: Any) -> Result:
         self._queries += 1
         request = Request(
-            self.query_endpoint,
+            str(self.query_endpoint),
             data=urlencode({"query": query}).encode(),
             headers={
                 "Accept": "application/sparql-results+json",

@@ -2,8 +2,9 @@
 
 Example:
     >>> tool = KnowledgeGraphTool()  # doctest: +SKIP
-    >>> msg = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
-    ...     "args": {"operation": "drugs_for_disease", "disease": "type 2 diabetes"}})  # doctest: +SKIP
+    >>> args = {"operation": "drugs_for_disease", "disease": "type 2 diabetes"}
+    >>> call = {"type": "tool_call", "id": "1", "name": tool.name, "args": args}
+    >>> msg = tool.invoke(call)  # doctest: +SKIP
     >>> msg.artifact["rows"][0]["drug"]["label"]  # doctest: +SKIP
     'Metformin'
 """
@@ -196,10 +197,12 @@ def run_query(
 
 def render_rows(operation: str, linked: dict[str, Any], rows: list[Row]) -> str:
     """A compact, LLM-readable text of template rows."""
-    about = ", ".join(
-        f"{key}={', '.join(f'{e.name} ({e.id})' for e in value) if isinstance(value, list) else f'{value.name} ({value.id})'}"
-        for key, value in linked.items()
-    )
+
+    def named(value: Any) -> str:
+        items = value if isinstance(value, list) else [value]
+        return ", ".join(f"{e.name} ({e.id})" for e in items)
+
+    about = ", ".join(f"{key}={named(value)}" for key, value in linked.items())
     if not rows:
         return f"{operation}({about}): no facts found in the knowledge graph."
     lines = [f"{operation}({about}): {len(rows)} result(s)"]

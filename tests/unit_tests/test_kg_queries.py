@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +21,7 @@ DRUGS = ["DB00619", "DB00331", "DB00682", "DB00945", "DB00641", "DB01211", "DB00
 DISEASES = ["MESH:D015464", "DOID:8552", "MESH:D003924", "DOID:9352", "MESH:D006973", "DOID:10763"]
 
 
-def _drug_ids(rows: list[Row]) -> set[str]:
+def _drug_ids(rows: Sequence[Row]) -> set[str]:
     return {e.head.split("::")[1] for r in rows for e in r.edges if e.head.startswith("Compound")}
 
 
@@ -47,14 +48,23 @@ def test_masked_pair_is_invisible_everywhere(tiny_kg: KnowledgeGraph) -> None:
     assert "DB00331" not in _drug_ids(masked.drugs_for_disease("MESH:D003924"))
     assert "DB00331" not in _drug_ids(masked.drugs_for_disease("DOID:9352"))
     facts = masked.drug_facts("DB00331")
-    assert all(i.disease.id not in {"Disease::MESH:D003924", "Disease::DOID:9352"} for i in facts.indications)
+    assert all(
+        i.disease.id not in {"Disease::MESH:D003924", "Disease::DOID:9352"}
+        for i in facts.indications
+    )
     # Other indications of metformin stay visible: masking is per pair, not per drug.
     assert facts.indications
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(DRUGS), st.sampled_from(DISEASES)), min_size=1, max_size=4))
-def test_no_template_returns_a_masked_edge(tiny_kg: KnowledgeGraph, pairs: list[tuple[str, str]]) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.sampled_from(DRUGS), st.sampled_from(DISEASES)), min_size=1, max_size=4)
+)
+def test_no_template_returns_a_masked_edge(
+    tiny_kg: KnowledgeGraph, pairs: list[tuple[str, str]]
+) -> None:
     masked = tiny_kg.with_exclusions(pairs)
     blocked = {(d, tiny_kg.equivalences.canonical(x)) for d, x in pairs}
     rows: list[Row] = []
@@ -76,7 +86,9 @@ def test_typed_interaction_reads_in_the_right_direction(tiny_kg: KnowledgeGraph)
     found = tiny_kg.interactions_among(["DB00682", "DB00945"])
     described = [i.description for i in found if i.description]
     # ddi_typed: "DB00682 DB00945 5", type 5 has subject 2 -> drug1 fills #Drug2.
-    assert described == ["Acetylsalicylic acid may increase the anticoagulant activities of Warfarin."]
+    assert described == [
+        "Acetylsalicylic acid may increase the anticoagulant activities of Warfarin."
+    ]
     assert {i.relation for i in found} >= {"DRUGBANK::ddi-interactor-in::Compound:Compound"}
 
 
@@ -104,7 +116,9 @@ def test_disease_genes_and_symptoms(tiny_kg: KnowledgeGraph) -> None:
     assert symptoms and all(s.symptom.id.startswith("Symptom::") for s in symptoms)
 
 
-@pytest.mark.parametrize("bad", ['x" } DROP ALL ; #', "DB0061", "", "MESH:D015464> } ", "Compound::DB00619"])
+@pytest.mark.parametrize(
+    "bad", ['x" } DROP ALL ; #', "DB0061", "", "MESH:D015464> } ", "Compound::DB00619"]
+)
 def test_malformed_ids_are_rejected_and_change_nothing(
     tiny_kg: KnowledgeGraph, tiny_settings: Settings, bad: str
 ) -> None:
@@ -129,7 +143,7 @@ def test_store_is_read_only(tiny_kg: KnowledgeGraph) -> None:
 def test_bound_values_are_escaped_terms() -> None:
     query = "SELECT ?x WHERE { ?x ?p ?o }"
     bound = bind_values(query, {"o": Literal('x" } DROP ALL ; #')}, lambda t: t.n3())
-    assert bound.startswith("SELECT ?x WHERE { VALUES (?o) { (\"x\\\" } DROP ALL ; #\") }")
+    assert bound.startswith('SELECT ?x WHERE { VALUES (?o) { ("x\\" } DROP ALL ; #") }')
 
 
 def test_too_many_drugs_for_interactions(tiny_kg: KnowledgeGraph) -> None:

@@ -225,17 +225,35 @@ def _print_evidence(result: dict[str, Any]) -> None:
     out.rule("KEDRec — knowledge-graph evidence (decision support, not a prescription)")
     if result.get("abstained"):
         out.print(f"[yellow]No recommendation:[/yellow] {result.get('reason', '')}")
+    out.print(
+        f"conditions: {', '.join(result.get('conditions', [])) or '-'}; current medications: "
+        f"{', '.join(result.get('medications', [])) or '-'}; allergies: "
+        f"{', '.join(result.get('allergies', [])) or '-'}",
+        highlight=False,
+    )
     evidence = result.get("evidence") or {}
-    for inter in evidence.get("interactions", []):
+    current = {c["drug"]["id"] for c in evidence.get("candidates", []) if c["already_taking"]} | {
+        f"Compound::{m}" for m in result.get("medications", [])
+    }
+    pairs: dict[frozenset[str], dict[str, Any]] = {}
+    for inter in evidence.get("interactions", []):  # one line per pair, described one first
+        pairs.setdefault(frozenset((inter["drug_a"]["id"], inter["drug_b"]["id"])), inter)
+    among_candidates = 0
+    for pair, inter in pairs.items():
+        if not pair & current and current:
+            among_candidates += 1
+            continue
         a, b = inter["drug_a"]["label"], inter["drug_b"]["label"]
         what = inter.get("description") or f"{a} interacts with {b}"
-        out.print(f"[bold red]WARNING[/bold red] {what} [{inter['relation']}]", highlight=False)
+        out.print(f"[bold red]INTERACTION WARNING[/bold red] {what}", highlight=False)
+    if among_candidates:
+        out.print(f"{among_candidates} interacting pair(s) among the candidates (see --json)")
     for cand in evidence.get("candidates", []):
         drug = cand["drug"]
-        flag = " (already taking)" if cand["already_taking"] else ""
+        flag = " [yellow](already taking)[/yellow]" if cand["already_taking"] else ""
         out.print(
-            f"[bold]{drug['label']}[/bold] ({drug['id']}) for {cand['condition']} "
-            f"via {cand['via']}{flag}",
+            f"[bold]{drug['label']}[/bold] ({drug['id'].partition('::')[2]}) "
+            f"for {cand['condition']} via {cand['via']}{flag}",
             highlight=False,
         )
         for edge in cand["edges"][:3]:

@@ -66,4 +66,4 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "reason": "The knowledge graph has no candidate drug for the recognised conditions.",
             "evidence": evidence.model_dump(),
         }
-    return {"evidence": evidence.model_dump()}
+    return {"evidence": evidence.model_dump(), "abstained": False, "reason": ""}

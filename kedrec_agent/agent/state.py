@@ -18,6 +18,15 @@ class InputState:
 class OutputState:
     """What the graph returns."""
 
+    conditions: list[str] = field(default_factory=list)
+    """Canonical disease ids linked from the patient text."""
+
+    medications: list[str] = field(default_factory=list)
+    """DrugBank ids of current medications."""
+
+    allergies: list[str] = field(default_factory=list)
+    """Ids of allergy substances (MeSH) or drugs (DrugBank)."""
+
     evidence: dict[str, Any] = field(default_factory=dict)
     """Knowledge-graph evidence (candidates, paths, interactions) as JSON."""
 
@@ -29,13 +38,4 @@ class OutputState:
 
 @dataclass
 class State(InputState, OutputState):
-    """Working state passed between nodes."""
-
-    conditions: list[str] = field(default_factory=list)
-    """Canonical disease ids linked from the patient text."""
-
-    medications: list[str] = field(default_factory=list)
-    """DrugBank ids of current medications."""
-
-    allergies: list[str] = field(default_factory=list)
-    """Ids of allergy substances or drugs."""
+    """Working state passed between nodes (nothing beyond input and output yet)."""

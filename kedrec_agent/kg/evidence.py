@@ -48,14 +48,15 @@ def gather_evidence(
     """Collect the graph evidence for a patient's conditions and current medications.
 
     Candidates come per condition from indications (treats/palliates edges), else from genes
-    shared with the disease; each gets its best drug -> gene -> disease paths; interactions
-    are checked among all candidates and current medications.
+    shared with the disease; each gets its best drug -> gene -> disease paths, and the top
+    ``top_k`` are kept by supporting edges, then mechanism evidence. Interactions are
+    checked among all kept candidates and current medications.
     """
     candidates: list[CandidateDrug] = []
     for condition in dict.fromkeys(condition_ids):
         by_drug: dict[str, CandidateDrug] = {}
-        for row in kg.drugs_for_disease(condition):
-            if row.drug.id not in by_drug and len(by_drug) >= top_k:
+        for row in kg.drugs_for_disease(condition):  # most supporting edges first
+            if row.drug.id not in by_drug and len(by_drug) >= 2 * top_k:
                 continue
             entry = by_drug.setdefault(
                 row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
@@ -69,7 +70,17 @@ def gather_evidence(
         for entry in by_drug.values():
             entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
             entry.already_taking = entry.drug.local_id in medication_ids
-        candidates.extend(by_drug.values())
+        # Rank: supporting edges, then mechanism (best path score, number of paths).
+        ranked = sorted(
+            by_drug.values(),
+            key=lambda c: (
+                -len(c.edges),
+                -max((p.score for p in c.paths), default=0.0),
+                -len(c.paths),
+                c.drug.label or c.drug.id,
+            ),
+        )
+        candidates.extend(ranked[:top_k])
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
     return KGEvidence(candidates=candidates, interactions=interactions)

@@ -277,7 +277,10 @@ class KnowledgeGraph:
             )
         paths = self._visible(paths)
         paths.sort(key=lambda p: (-p.score, p.gene.label or p.gene.id, p.disease.id, str(p.edges)))
-        return paths[:limit]
+        best: dict[tuple[str, str], MechanismPath] = {}
+        for path in paths:  # one path per (gene, disease): the best-scored pair of edges
+            best.setdefault((path.gene.id, path.disease.id), path)
+        return list(best.values())[:limit]
 
     def drugs_targeting_disease_genes(
         self, disease_id: str, limit: int = 20

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import combinations
 from typing import Any, TypeVar
 
@@ -138,6 +137,7 @@ class KnowledgeGraph:
         self.graph = graph
         self.equivalences = equivalences
         self.exclusions = ExclusionSet.build(exclusions, equivalences)
+        self._labels: dict[str, str | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> KnowledgeGraph:
@@ -170,10 +170,6 @@ class KnowledgeGraph:
     def concept_iri(self, disease_id: str) -> str:
         """IRI of the canonical concept of a DOID/MeSH disease id."""
         return vocab.concept_iri(self.equivalences.canonical(_disease_id(disease_id)))
-
-    @cached_property
-    def _labels(self) -> dict[str, str | None]:
-        return {}
 
     def drug_label(self, drug_id: str) -> str | None:
         """The display name of a drug, or None when the graph has none."""

@@ -1,0 +1,53 @@
+"""Settings from environment variables, and clear errors for a missing bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kedrec_agent.config import Settings
+from kedrec_agent.data.bundle import check_bundle
+from kedrec_agent.errors import ConfigError, DataMissingError
+from tests.conftest import FIXTURE_BUNDLE
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "KEDREC_DATA_DIR": str(tmp_path),
+            "KEDREC_HOME": str(tmp_path / "home"),
+            "KEDREC_SPARQL_ENDPOINT": "http://127.0.0.1:7878/query",
+            "KEDREC_SPARQL_TIMEOUT": "2.5",
+        }
+    )
+    assert settings.data_dir == tmp_path
+    assert settings.kg_store_dir == tmp_path / "home" / "kg" / "oxigraph"
+    assert settings.sparql_endpoint == "http://127.0.0.1:7878/query"
+    assert settings.sparql_timeout_s == 2.5
+    default = Settings.from_env({})
+    assert default.data_dir.name == "data" and default.home.name == ".kedrec"
+    assert default.sparql_endpoint is None
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"KEDREC_SPARQL_ENDPOINT": "ftp://example"},
+        {"KEDREC_SPARQL_TIMEOUT": "soon"},
+        {"KEDREC_SPARQL_TIMEOUT": "-1"},
+    ],
+)
+def test_invalid_values_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_missing_data_dir_and_missing_file_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DataMissingError, match="KEDREC_DATA_DIR"):
+        check_bundle(Settings(data_dir=tmp_path / "nowhere", home=tmp_path))
+    partial = tmp_path / "partial"
+    (partial / "kg").mkdir(parents=True)
+    with pytest.raises(DataMissingError, match=r"missing names/drugbank_vocabulary\.csv"):
+        check_bundle(Settings(data_dir=partial, home=tmp_path))
+    check_bundle(Settings(data_dir=FIXTURE_BUNDLE, home=tmp_path))  # complete: no error

@@ -114,6 +114,8 @@ def sample_entities(
             continue
         with open_text(path) as handle:
             for line in handle:
+                if min(len(drugs), len(diseases), len(pairs)) >= n:
+                    break
                 row = json.loads(line)
                 try:
                     drug = linker.link_drug(row["drug"]).id

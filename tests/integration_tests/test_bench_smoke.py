@@ -1,0 +1,28 @@
+"""`make test` runs the KG benchmark once in a small form, so that it cannot rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kedrec_agent.config import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "kg.py"
+
+
+def test_kg_benchmark_small_form(bundle_settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--skip-rdflib"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for figure in ("build:", "reopen + first query", "drugs_for_disease", "mechanism_paths",
+                   "full DRKG scale"):  # fmt: skip
+        assert figure in result.stdout

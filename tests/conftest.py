@@ -9,6 +9,7 @@ import pytest
 from kedrec_agent.config import Settings
 from kedrec_agent.kg.build import build_store
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from kedrec_agent.linking import Linker
 
 FIXTURE_BUNDLE = Path(__file__).parent / "fixtures" / "bundle"
 
@@ -24,6 +25,11 @@ def tiny_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def tiny_kg(tiny_settings: Settings) -> KnowledgeGraph:
     return KnowledgeGraph.from_settings(tiny_settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_linker(tiny_settings: Settings) -> Linker:
+    return Linker.from_settings(tiny_settings)
 
 
 @pytest.fixture(scope="session")

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
 from kedrec_agent.linking import Linker
-from tests.conftest import FIXTURE_BUNDLE
 
 
-@pytest.fixture(scope="module")
-def linker(tmp_path_factory: pytest.TempPathFactory) -> Linker:
-    home = tmp_path_factory.mktemp("extract-home")
-    return Linker.from_settings(Settings(data_dir=FIXTURE_BUNDLE, home=home))
-
-
-def test_the_example_note(linker: Linker) -> None:
+def test_the_example_note(tiny_linker: Linker) -> None:
     note = (
         "68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin"
     )
-    m = linker.extract(note)
+    m = tiny_linker.extract(note)
     assert [c.entity.canonical for c in m.conditions] == ["MESH:D003924", "MESH:D006973"]
     assert [d.entity.id for d in m.medications] == ["DB00682"]
     assert [a.entity.id for a in m.allergies] == ["MESH:D010406"]
@@ -29,8 +21,10 @@ def test_the_example_note(linker: Linker) -> None:
     assert note[first.start : first.end] == first.text == "type 2 diabetes"
 
 
-def test_negation_and_nkda(linker: Linker) -> None:
-    m = linker.extract("72 yo F. Denies hypertension. Has type 2 diabetes. NKDA. Takes aspirin.")
+def test_negation_and_nkda(tiny_linker: Linker) -> None:
+    m = tiny_linker.extract(
+        "72 yo F. Denies hypertension. Has type 2 diabetes. NKDA. Takes aspirin."
+    )
     negated = {c.entity.canonical: c.negated for c in m.conditions}
     assert negated == {"MESH:D006973": True, "MESH:D003924": False}
     assert m.no_known_allergies
@@ -38,23 +32,23 @@ def test_negation_and_nkda(linker: Linker) -> None:
     assert (m.age, m.sex) == (72, "female")
 
 
-def test_allergy_context_ends_at_a_medication_cue(linker: Linker) -> None:
-    m = linker.extract("Allergic to ampicillin and aspirin; currently taking simvastatin")
+def test_allergy_context_ends_at_a_medication_cue(tiny_linker: Linker) -> None:
+    m = tiny_linker.extract("Allergic to ampicillin and aspirin; currently taking simvastatin")
     assert {a.entity.id for a in m.allergies} == {"DB00415", "DB00945"}
     assert [d.entity.id for d in m.medications] == ["DB00641"]
 
 
-def test_repeated_mentions_are_merged(linker: Linker) -> None:
-    m = linker.extract("Hypertension. On warfarin. Hypertension again, warfarin again.")
+def test_repeated_mentions_are_merged(tiny_linker: Linker) -> None:
+    m = tiny_linker.extract("Hypertension. On warfarin. Hypertension again, warfarin again.")
     assert len(m.conditions) == 1 and len(m.medications) == 1
 
 
-def test_nothing_known_gives_empty_mentions(linker: Linker) -> None:
-    m = linker.extract("Feels well today, came for a routine visit.")
+def test_nothing_known_gives_empty_mentions(tiny_linker: Linker) -> None:
+    m = tiny_linker.extract("Feels well today, came for a routine visit.")
     assert (m.conditions, m.medications, m.allergies) == ((), (), ())
 
 
 @pytest.mark.parametrize("bad", ["", "  \n ", "x" * 20_001])
-def test_bad_notes_are_clear_errors(linker: Linker, bad: str) -> None:
+def test_bad_notes_are_clear_errors(tiny_linker: Linker, bad: str) -> None:
     with pytest.raises(InvalidInputError):
-        linker.extract(bad)
+        tiny_linker.extract(bad)

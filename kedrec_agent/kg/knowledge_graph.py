@@ -80,12 +80,11 @@ class ExclusionSet:
         cls, pairs: Iterable[tuple[str, str]], equivalences: DiseaseEquivalences
     ) -> ExclusionSet:
         """Normalise (DrugBank id, any DOID/MeSH id) pairs to canonical keys."""
-        normalised = frozenset(
-            (drug, equivalences.canonical(_disease_id(disease)))
-            for drug, disease in pairs
-            if drug_entity(drug)
-        )
-        return cls(normalised, equivalences)
+        normalised = set()
+        for drug, disease in pairs:
+            drug_entity(drug)  # raises InvalidInputError on a malformed id
+            normalised.add((drug, equivalences.canonical(_disease_id(disease))))
+        return cls(frozenset(normalised), equivalences)
 
     def blocks(self, edge: Edge) -> bool:
         """True when ``edge`` directly links an excluded drug and disease (either direction)."""

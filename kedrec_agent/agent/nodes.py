@@ -39,8 +39,10 @@ def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     return {
         "conditions": list(dict.fromkeys(conditions)),
-        "medications": list(dict.fromkeys(m.entity.id for m in mentions.medications)),
-        "allergies": list(dict.fromkeys(m.entity.id for m in mentions.allergies)),
+        "medications": list(
+            dict.fromkeys(m.entity.id for m in mentions.medications if not m.negated)
+        ),
+        "allergies": list(dict.fromkeys(m.entity.id for m in mentions.allergies if not m.negated)),
     }
 
 

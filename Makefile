@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
 
-.PHONY: install setup demo test lint test-only bench bench-kg clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit clean-stores
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,10 @@ test: setup lint test-only
 bench-kg: setup
 	$(BIN)/python bench/kg.py
 
-bench: bench-kg
+bench-lit: setup
+	$(BIN)/python bench/literature.py
+
+bench: bench-kg bench-lit
 
 clean-stores:
 	rm -rf .kedrec

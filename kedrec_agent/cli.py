@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -29,6 +30,10 @@ app = typer.Typer(
 )
 kg_app = typer.Typer(help="Query the DRKG knowledge graph (names or ids).", no_args_is_help=True)
 app.add_typer(kg_app, name="kg")
+lit_app = typer.Typer(
+    help="Search and load the literature store (Postgres + pgvector).", no_args_is_help=True
+)
+app.add_typer(lit_app, name="lit")
 
 out = Console()
 err = Console(stderr=True)
@@ -77,6 +82,9 @@ def version() -> None:
 def setup(
     force: Annotated[bool, typer.Option(help="Rebuild even if the stores are current.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    literature: Annotated[
+        bool, typer.Option(help="Also ingest the bundle's literature into Postgres.")
+    ] = True,
 ) -> None:
     """Build the stores from the data bundle (fast no-op when they are current)."""
     from kedrec_agent.data.bundle import check_bundle
@@ -99,6 +107,15 @@ def setup(
         f"knowledge graph {state}: {report.triples:,} triples "
         f"({report.drkg_edges:,} DRKG edge lines, {report.entities:,} entities) at {report.store}"
     )
+    if literature:
+        from kedrec_agent.literature.ingest import ingest_bundle
+
+        lit = ingest_bundle(settings, progress=progress and sys.stderr.isatty())
+        err.print(
+            f"literature: {lit.documents_added:,} documents added "
+            f"({lit.passages_added:,} passages, {lit.passages_per_second:.0f} passages/s), "
+            f"{lit.documents_skipped:,} already stored"
+        )
 
 
 def _kg_query(as_json: bool, **request: Any) -> None:
@@ -175,6 +192,55 @@ def facts(drug: str, json_: JsonFlag = False) -> None:
 def candidates(disease: str, json_: JsonFlag = False, limit: Limit = 20) -> None:
     """Drugs acting on genes associated with DISEASE (no treats edge needed)."""
     _kg_query(json_, operation="drugs_targeting_disease_genes", disease=disease, limit=limit)
+
+
+@lit_app.command("search")
+@_friendly
+def lit_search(
+    query: str,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Number of hits.")] = 5,
+    source: Annotated[list[str] | None, typer.Option(help="pubmed, ctgov or user.")] = None,
+    mesh: Annotated[
+        list[str] | None, typer.Option(help="MeSH id the passage is annotated with.")
+    ] = None,
+    year_from: Annotated[int | None, typer.Option(help="Earliest year.")] = None,
+    year_to: Annotated[int | None, typer.Option(help="Latest year.")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or text.")] = "hybrid",
+    json_: JsonFlag = False,
+) -> None:
+    """Hybrid (vector + full-text) search of PubMed abstracts and trials, with citations."""
+    from pydantic import ValidationError
+
+    from kedrec_agent.literature.search import Filters, LiteratureSearch
+    from kedrec_agent.literature.tool import render_hits
+
+    try:
+        filters = Filters(sources=source, mesh=mesh, year_from=year_from, year_to=year_to)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise InvalidInputError(f"Invalid filter: {exc.errors()[0]['msg']}") from exc
+    hits = LiteratureSearch.from_settings().search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    if json_:
+        out.print_json(json.dumps([h.model_dump() | {"citation": h.citation} for h in hits]))
+    else:
+        out.print(render_hits(query, hits), highlight=False, markup=False)
+
+
+@lit_app.command("ingest")
+@_friendly
+def lit_ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PubMed XML, PubTator, CT.gov JSON(L)...")],
+    source: Annotated[str | None, typer.Option(help="Store as this source (e.g. user).")] = None,
+) -> None:
+    """Add your own literature files (resumable; already stored documents are skipped)."""
+    from kedrec_agent.literature.ingest import ingest_paths
+
+    if source not in (None, "pubmed", "ctgov", "user"):
+        raise InvalidInputError("--source must be pubmed, ctgov or user")
+    report = ingest_paths(get_settings(), paths, source=source, progress=sys.stderr.isatty())  # type: ignore[arg-type]
+    err.print(
+        f"{report.documents_added:,} documents added ({report.passages_added:,} passages), "
+        f"{report.documents_skipped:,} already stored, {report.seconds:.1f} s"
+    )
 
 
 @app.command()

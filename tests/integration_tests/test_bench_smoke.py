@@ -12,6 +12,7 @@ from kedrec_agent.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "kg.py"
+BENCH_LIT = BENCH.parent / "literature.py"
 
 
 def test_kg_benchmark_small_form(bundle_settings: Settings) -> None:
@@ -25,4 +26,17 @@ def test_kg_benchmark_small_form(bundle_settings: Settings) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     for figure in ("build:", "reopen + first query", "drugs_for_disease", "mechanism_paths",
                    "full DRKG scale"):  # fmt: skip
+        assert figure in result.stdout
+
+
+def test_literature_benchmark_small_form(bundle_settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH_LIT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for figure in ("PubMedQA", "BC5CDR", "hybrid", "search without embedding", "recall@10"):
         assert figure in result.stdout

@@ -1,0 +1,1 @@
+"""Literature: Postgres + pgvector passages (PubMed, ClinicalTrials.gov), hybrid search."""

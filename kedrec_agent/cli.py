@@ -298,9 +298,8 @@ def _print_evidence(result: dict[str, Any]) -> None:
         highlight=False,
     )
     evidence = result.get("evidence") or {}
-    current = {c["drug"]["id"] for c in evidence.get("candidates", []) if c["already_taking"]} | {
-        f"Compound::{m}" for m in result.get("medications", [])
-    }
+    # already_taking candidates are among the medications, so these are all current drugs.
+    current = {f"Compound::{m}" for m in result.get("medications", [])}
     pairs: dict[frozenset[str], dict[str, Any]] = {}
     for inter in evidence.get("interactions", []):  # one line per pair, described one first
         pairs.setdefault(frozenset((inter["drug_a"]["id"], inter["drug_b"]["id"])), inter)

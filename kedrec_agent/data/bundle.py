@@ -19,6 +19,16 @@ HETIONET_NODES = "names/hetionet_nodes.tsv"
 DISEASE_NAME_TO_MESH = "names/disease_name_to_mesh.tsv"
 ICD9_DIAGNOSES = "patients/mimic3_demo/D_ICD_DIAGNOSES.csv"
 
+BC5CDR_DIR = "literature/bc5cdr"
+LITERATURE_FILES = (
+    f"{BC5CDR_DIR}/CDR_TrainingSet.PubTator.txt",
+    f"{BC5CDR_DIR}/CDR_DevelopmentSet.PubTator.txt",
+    f"{BC5CDR_DIR}/CDR_TestSet.PubTator.txt",
+    "literature/pubmedqa/ori_pqal.json",
+    "literature/drugprot/drugprot_abstracts.tsv",
+    "literature/clinical_trials/ctgov_trials.jsonl.gz",
+)
+
 LINKING_FILES = (
     DRUGBANK_VOCABULARY,
     MESH_TERMS,

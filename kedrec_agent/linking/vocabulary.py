@@ -72,7 +72,6 @@ log = logging.getLogger(__name__)
 
 INDEX_VERSION = 2
 INDEX_FILE = "linker-index.pkl"
-BC5CDR_DIR = "literature/bc5cdr"
 COMMON_MIN_COUNT = 4
 COMMON_MAX_RATIO = 0.4
 EntityKind = Literal["drug", "disease", "substance"]
@@ -268,7 +267,7 @@ class _Builder:
 
 def _corpus(settings: Settings) -> list[Path]:
     """The BC5CDR PubTator files of the bundle (optional; empty when absent)."""
-    folder = settings.data_dir / BC5CDR_DIR
+    folder = settings.data_dir / bundle.BC5CDR_DIR
     return sorted(folder.glob("*.PubTator.txt")) if folder.is_dir() else []
 
 

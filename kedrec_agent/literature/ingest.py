@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kedrec_agent.config import Settings
+from kedrec_agent.data import bundle
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.literature.chunking import chunk_text
 from kedrec_agent.literature.db import EMBEDDING_DIM, Database
@@ -27,14 +28,6 @@ from kedrec_agent.literature.readers import Document, Source, read_documents
 
 log = logging.getLogger(__name__)
 
-BUNDLE_LITERATURE = (
-    "literature/bc5cdr/CDR_TrainingSet.PubTator.txt",
-    "literature/bc5cdr/CDR_DevelopmentSet.PubTator.txt",
-    "literature/bc5cdr/CDR_TestSet.PubTator.txt",
-    "literature/pubmedqa/ori_pqal.json",
-    "literature/drugprot/drugprot_abstracts.tsv",
-    "literature/clinical_trials/ctgov_trials.jsonl.gz",
-)
 BATCH_DOCUMENTS = 64
 
 
@@ -176,8 +169,8 @@ def _with_source(doc: Document, source: Source) -> Document:
 def ingest_bundle(settings: Settings, *, progress: bool = False) -> IngestReport:
     """Ingest the bundle's literature (a fast no-op for documents already stored)."""
     return ingest_paths(
-        settings, [settings.data_file(p) for p in BUNDLE_LITERATURE], progress=progress
+        settings, [settings.data_file(p) for p in bundle.LITERATURE_FILES], progress=progress
     )
 
 
-__all__ = ["BUNDLE_LITERATURE", "IngestReport", "ingest_bundle", "ingest_documents", "ingest_paths"]
+__all__ = ["IngestReport", "ingest_bundle", "ingest_documents", "ingest_paths"]

@@ -148,6 +148,7 @@ class LiteratureSearch:
         if mode not in ("hybrid", "dense", "text"):
             raise InvalidInputError(f"Unknown search mode {mode!r}: use hybrid, dense or text.")
         where, params = _where(filters or Filters())
+        filtered = bool(params)  # any filter binds a parameter
         pool = max(50, 5 * k)
         never = sql.SQL("SELECT NULL::bigint AS id, NULL::bigint AS rank WHERE FALSE")
         dense = _DENSE.format(where=where) if mode != "text" else never
@@ -159,9 +160,7 @@ class LiteratureSearch:
         statement = _FUSED.format(dense=dense, text=text)
         with self.db.connection() as conn, conn.transaction():
             conn.execute("SET LOCAL hnsw.ef_search = 100")
-            if filters and (
-                filters.sources or filters.mesh or filters.year_from or filters.year_to
-            ):
+            if filtered:
                 conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = conn.execute(statement, params).fetchall()
         best: dict[tuple[str, str], Hit] = {}

@@ -20,8 +20,11 @@ from kedrec_agent.literature.server import describe, server_dsn
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EMBEDDING_DIM = 384
+# HNSW graph quality: ef_construction 200 (pgvector's default is 64) lifts recall@10 on
+# 100k synthetic vectors from 0.73 to 0.97 at ef_search 200 (bench/literature.py).
+HNSW_OPTIONS = "WITH (m = 16, ef_construction = 200)"
 
 # Each migration takes the schema from version i to i + 1. Only constants here.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -52,6 +55,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX passages_metadata ON passages USING gin (metadata jsonb_path_ops)",
         "CREATE INDEX passages_year ON passages (year)",
         "CREATE INDEX passages_embedding ON passages USING hnsw (embedding vector_cosine_ops)",
+    ),
+    (
+        # Entities the linker found in each passage (DrugBank ids, MeSH disease ids); NULL
+        # until annotated, so passages stored before this version are annotated afterwards.
+        "ALTER TABLE passages ADD COLUMN drugs text[], ADD COLUMN diseases text[]",
+        "DROP INDEX passages_embedding",
+        "SET LOCAL maintenance_work_mem = '1GB'",
+        "CREATE INDEX passages_embedding ON passages "
+        f"USING hnsw (embedding vector_cosine_ops) {HNSW_OPTIONS}",
+        "CREATE INDEX passages_drugs ON passages USING gin (drugs)",
+        "CREATE INDEX passages_diseases ON passages USING gin (diseases)",
+        # Document frequency and BM25 idf of every lexeme, refreshed after each ingest:
+        # full-text search weighs query terms by rarity and looks up the rarest first.
+        """CREATE TABLE lexeme_stats (
+            word text PRIMARY KEY,
+            ndoc integer NOT NULL,
+            idf real NOT NULL
+        )""",
     ),
 )
 
@@ -124,6 +145,24 @@ class Database:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise _unavailable(self.dsn, exc) from exc
+
+    def refresh_statistics(self) -> None:
+        """Recount the lexeme statistics full-text search weighs terms by; ANALYZE passages.
+
+        Runs at the end of every ingest (0.3 s for 16k passages); a search in between sees
+        the old counts, never a partial table (one transaction).
+        """
+        with self.connection() as conn:
+            with conn.transaction():
+                conn.execute("TRUNCATE lexeme_stats")
+                conn.execute(
+                    "INSERT INTO lexeme_stats (word, ndoc, idf) "
+                    "SELECT word, ndoc, ln(1 + (n - ndoc + 0.5) / (ndoc + 0.5)) "
+                    "FROM ts_stat('SELECT tsv FROM passages'), "
+                    "(SELECT count(*) AS n FROM passages) AS total"
+                )
+            conn.execute("ANALYZE passages")
+            conn.execute("ANALYZE lexeme_stats")
 
     def close(self) -> None:
         """Close the pool (the embedded server stops when its last user process exits)."""

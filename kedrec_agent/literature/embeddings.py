@@ -57,6 +57,10 @@ def _bf16_is_fast(device: str) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+BATCH_SIZE = 16
+"""Small batches pad less: on a 2-core CPU, bf16, 80 passages/s at 8-16 vs 64 at 64."""
+
+
 class Embedder:
     """A sentence-transformers model on the CPU (or CUDA when present), loaded once.
 
@@ -107,9 +111,9 @@ class Embedder:
             return _EMBEDDERS[model_dir]
 
     def embed(
-        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+        self, texts: Sequence[str], batch_size: int = BATCH_SIZE, progress: bool = False
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Unit-length float32 embeddings, one row per text."""
+        """Unit-length float32 embeddings, one row per text (length-sorted batches)."""
         with self._lock:
             vectors = self.model.encode(
                 list(texts),

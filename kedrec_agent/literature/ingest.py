@@ -21,6 +21,7 @@ from tqdm import tqdm
 from kedrec_agent.config import Settings
 from kedrec_agent.data import bundle
 from kedrec_agent.errors import ConfigError
+from kedrec_agent.literature.annotate import Annotator, annotate_missing
 from kedrec_agent.literature.chunking import chunk_text
 from kedrec_agent.literature.db import EMBEDDING_DIM, Database
 from kedrec_agent.literature.embeddings import Embedder
@@ -64,7 +65,7 @@ def _stored(db: Database, batch: Sequence[Document]) -> set[tuple[str, str]]:
     return {(str(r[0]), str(r[1])) for r in rows}
 
 
-def _store(db: Database, docs: Sequence[Document], embedder: Embedder) -> int:
+def _store(db: Database, docs: Sequence[Document], embedder: Embedder, annotator: Annotator) -> int:
     passages = [
         (doc, index, body)
         for doc in docs
@@ -72,26 +73,29 @@ def _store(db: Database, docs: Sequence[Document], embedder: Embedder) -> int:
         if body
     ]
     # The title gives each passage its context in the embedding (it is stored apart).
-    vectors = embedder.embed([f"{d.title}. {b}" if d.title else b for d, _, b in passages])
+    texts = [f"{d.title}. {b}" if d.title else b for d, _, b in passages]
+    vectors = embedder.embed(texts)
+    entities = [annotator.annotate(text) for text in texts]
     with db.connection() as conn, conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE incoming (source text, external_id text, chunk integer, "
-            "title text, body text, metadata jsonb, year integer, embedding vector) "
+            "title text, body text, metadata jsonb, year integer, embedding vector, "
+            "drugs text[], diseases text[]) "
             "ON COMMIT DROP"
         )
         with conn.cursor().copy(
-            "COPY incoming (source, external_id, chunk, title, body, metadata, year, embedding) "
-            "FROM STDIN"
+            "COPY incoming (source, external_id, chunk, title, body, metadata, year, embedding, "
+            "drugs, diseases) FROM STDIN"
         ) as copy:
-            for (doc, index, body), vector in zip(passages, vectors, strict=True):
+            for (doc, index, body), vector, found in zip(passages, vectors, entities, strict=True):
                 copy.write_row(
                     (doc.source, doc.external_id, index, doc.title, body,
-                     json.dumps(doc.metadata), doc.year, vector)
+                     json.dumps(doc.metadata), doc.year, vector, found.drugs, found.diseases)
                 )  # fmt: skip
         inserted = conn.execute(
             "INSERT INTO passages (source, external_id, chunk, title, body, metadata, year, "
-            "embedding) SELECT source, external_id, chunk, title, body, metadata, year, "
-            "embedding::vector FROM incoming ON CONFLICT DO NOTHING"
+            "embedding, drugs, diseases) SELECT source, external_id, chunk, title, body, metadata, "
+            "year, embedding::vector, drugs, diseases FROM incoming ON CONFLICT DO NOTHING"
         ).rowcount
         counts: dict[tuple[str, str], int] = {}
         for doc, _, _ in passages:
@@ -109,13 +113,18 @@ def ingest_documents(
     db: Database,
     embedder: Embedder,
     docs: Iterable[Document],
+    annotator: Annotator,
     *,
     progress: bool = False,
     total: int | None = None,
     label: str = "ingest",
     batch_size: int = BATCH_DOCUMENTS,
 ) -> IngestReport:
-    """Store ``docs`` (skipping those already stored); commits one batch at a time."""
+    """Store ``docs`` (skipping those already stored); commits one batch at a time.
+
+    Call :meth:`Database.refresh_statistics` afterwards (:func:`ingest_paths` does) so that
+    full-text search weighs terms by their counts in the new corpus.
+    """
     if embedder.dim != EMBEDDING_DIM:
         raise ConfigError(
             f"The literature store holds {EMBEDDING_DIM}-dimensional embeddings; the model at "
@@ -131,7 +140,7 @@ def ingest_documents(
         report.documents_read += len(batch)
         report.documents_skipped += len(batch) - len(fresh)
         if fresh:
-            report.passages_added += _store(db, fresh, embedder)
+            report.passages_added += _store(db, fresh, embedder, annotator)
             report.documents_added += len(fresh)
         bar.update(len(batch))
     bar.close()
@@ -146,18 +155,26 @@ def ingest_paths(
     source: Source | None = None,
     progress: bool = False,
 ) -> IngestReport:
-    """Ingest files of any supported format; ``source`` overrides each document's source."""
+    """Ingest files of any supported format; ``source`` overrides each document's source.
+
+    Ends by annotating any passage left unannotated and refreshing the search statistics.
+    """
     db = Database.open(settings)
     embedder = Embedder.from_settings(settings)
+    annotator = Annotator.from_settings(settings)
     total = IngestReport()
     for path in paths:
         docs: Iterable[Document] = read_documents(path)
         if source is not None:
             docs = (_with_source(d, source) for d in docs)
-        part = ingest_documents(db, embedder, docs, progress=progress, label=path.name)
+        part = ingest_documents(db, embedder, docs, annotator, progress=progress, label=path.name)
         for name in ("documents_read", "documents_added", "documents_skipped", "passages_added"):
             setattr(total, name, getattr(total, name) + getattr(part, name))
         total.seconds += part.seconds
+    started = time.perf_counter()
+    annotate_missing(db, annotator, progress=progress)
+    db.refresh_statistics()
+    total.seconds += time.perf_counter() - started
     return total
 
 

@@ -25,7 +25,8 @@ DESCRIPTION = (
     "Search biomedical literature (PubMed abstracts and ClinicalTrials.gov studies) for "
     "passages relevant to a query such as 'imatinib chronic myeloid leukemia'. Returns "
     "citable hits (PMID or NCT id, title, snippet, score, why it matched). Optional filters: "
-    "sources, MeSH ids, year range. Decision support for clinicians only, not a prescription."
+    "sources, drugs and diseases mentioned (names or ids), MeSH ids, year range. Decision "
+    "support for clinicians only, not a prescription."
 )
 
 
@@ -37,6 +38,12 @@ class LiteratureSearchInput(BaseModel):
     query: str = Field(min_length=1, max_length=2000, description="what to look for")
     k: int = Field(default=5, ge=1, le=20, description="number of hits")
     sources: list[Literal["pubmed", "ctgov", "user"]] | None = None
+    drugs: list[str] | None = Field(
+        default=None, max_length=20, description="drug names or DrugBank ids mentioned (any)"
+    )
+    diseases: list[str] | None = Field(
+        default=None, max_length=20, description="disease names or MeSH ids mentioned (any)"
+    )
     mesh: list[str] | None = Field(default=None, max_length=20, description="MeSH ids (any)")
     year_from: int | None = Field(default=None, ge=1800, le=2100)
     year_to: int | None = Field(default=None, ge=1800, le=2100)
@@ -104,6 +111,8 @@ class LiteratureRetriever(BaseRetriever):
                     "title": h.title,
                     "score": h.score,
                     "why": h.why,
+                    "drugs": h.drugs,
+                    "diseases": h.diseases,
                     **h.metadata,
                 },
             )

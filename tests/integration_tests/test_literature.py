@@ -15,7 +15,8 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from kedrec_agent.config import Settings
-from kedrec_agent.errors import InvalidInputError, StoreUnavailableError
+from kedrec_agent.errors import InvalidInputError, StoreUnavailableError, UnknownEntityError
+from kedrec_agent.literature.annotate import Annotator, annotate_missing
 from kedrec_agent.literature.chunking import chunk_text
 from kedrec_agent.literature.db import Database
 from kedrec_agent.literature.ingest import ingest_paths
@@ -68,7 +69,7 @@ def test_server_started_from_scratch_under_home(lit_settings: Settings) -> None:
         ).fetchone()
         schema = conn.execute("SELECT max(version) FROM kedrec_schema").fetchone()
     assert version is not None and str(version[0]).startswith("0.8")
-    assert schema == (1,)
+    assert schema == (2,)
 
 
 def test_ingest_stores_exactly_the_chunks(lit_settings: Settings) -> None:
@@ -96,6 +97,61 @@ def test_filters_by_mesh_and_year(search: LiteratureSearch) -> None:
     ]
 
 
+def test_passages_are_annotated_with_linked_entities(lit_settings: Settings) -> None:
+    with Database.open(lit_settings).connection() as conn:
+        rows = conn.execute(
+            "SELECT external_id, drugs, diseases FROM passages WHERE external_id = ANY(%s)",
+            (["NCT00461929", "90000001"],),
+        ).fetchall()
+    found = {str(r[0]): (set(r[1]), set(r[2])) for r in rows}  # type: ignore[call-overload]
+    assert "DB00619" in found["NCT00461929"][0]  # imatinib
+    assert "MESH:D015464" in found["NCT00461929"][1]  # chronic myeloid leukemia
+    assert "DB00682" in found["90000001"][0]  # warfarin
+
+
+def test_missing_annotations_are_filled_in(lit_settings: Settings) -> None:
+    db = Database.open(lit_settings)
+    with db.connection() as conn:
+        before = conn.execute("SELECT id, drugs, diseases FROM passages ORDER BY id").fetchall()
+        conn.execute("UPDATE passages SET drugs = NULL, diseases = NULL WHERE id % 2 = 0")
+    assert annotate_missing(db, Annotator.from_settings(lit_settings)) == len(before) // 2
+    with db.connection() as conn:
+        after = conn.execute("SELECT id, drugs, diseases FROM passages ORDER BY id").fetchall()
+    assert after == before
+
+
+def test_term_statistics_weigh_rare_terms(lit_settings: Settings) -> None:
+    with Database.open(lit_settings).connection() as conn:
+        rows = conn.execute(
+            "SELECT word, idf FROM lexeme_stats WHERE word IN ('patient', 'naloxon')"
+        ).fetchall()
+    idf = {str(word): float(str(value)) for word, value in rows}
+    assert idf["naloxon"] > idf["patient"] > 0
+
+
+def test_filters_by_drug_and_disease_names_or_ids(search: LiteratureSearch) -> None:
+    by_name = search.search("treatment", k=10, filters=Filters(drugs=["Imatinibum", "imatinib"]))
+    by_id = search.search("treatment", k=10, filters=Filters(drugs=["DB00619"]))
+    assert by_name == by_id and by_id
+    assert all("DB00619" in h.drugs for h in by_id)
+    assert any("mentions DB00619" in why for why in by_id[0].why)
+    both = Filters(drugs=["imatinib"], diseases=["chronic myeloid leukemia"])
+    pair = search.search("treatment", k=10, filters=both)
+    assert pair and all("MESH:D015464" in h.diseases for h in pair)
+    assert len(pair) <= len(by_id)
+    with pytest.raises(UnknownEntityError):
+        search.search("treatment", filters=Filters(drugs=["notadrugatallzz"]))
+
+
+def test_pair_query_puts_passages_naming_both_first(search: LiteratureSearch) -> None:
+    hits = search.search_pair("DB00619", "chronic myeloid leukemia", k=5)
+    both = [h for h in hits if "DB00619" in h.drugs and "MESH:D015464" in h.diseases]
+    assert both and hits[: len(both)] == both
+    assert "NCT00461929" in {h.external_id for h in both}
+    rest = {h.external_id: h.why for h in hits[len(both) :]}
+    assert "mentions DB00619" in rest["NCT00004932"]  # imatinib in "leukemia", CML unnamed
+
+
 def test_hybrid_dense_and_text_modes(search: LiteratureSearch) -> None:
     modes: tuple[Mode, ...] = ("hybrid", "dense", "text")
     for mode in modes:
@@ -118,11 +174,13 @@ def test_killed_ingest_resumes_to_the_same_rows(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; from kedrec_agent.config import Settings;"
         "from kedrec_agent.literature.db import Database;"
         "from kedrec_agent.literature.embeddings import Embedder;"
+        "from kedrec_agent.literature.annotate import Annotator;"
         "from kedrec_agent.literature.ingest import ingest_documents;"
         "from kedrec_agent.literature.readers import read_documents;"
-        f"s = Settings(data_dir=Path({str(FIXTURE_BUNDLE)!r}), home=Path('x'), pg_dsn={dsn!r});"
+        f"s = Settings(data_dir=Path({str(FIXTURE_BUNDLE)!r}), home=Path({str(settings.home)!r}),"
+        f" pg_dsn={dsn!r});"
         "ingest_documents(Database.open(s), Embedder.from_settings(s),"
-        f" read_documents(Path({str(FILES[0])!r})), batch_size=4)"
+        f" read_documents(Path({str(FILES[0])!r})), Annotator.from_settings(s), batch_size=4)"
     )
     child = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
     try:

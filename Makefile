@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm clean-stores
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,15 @@ bench-kg: setup
 bench-lit: setup
 	$(BIN)/python bench/literature.py
 
-bench: bench-kg bench-lit
+# llama-cpp-python (the anchor of the LLM benchmark) is compiled from source: minutes.
+$(VENV)/.bench: $(VENV)/.installed
+	$(PIP) install -e '.[bench]'
+	touch $@
+
+bench-llm: setup $(VENV)/.bench
+	$(BIN)/python bench/llm.py
+
+bench: bench-kg bench-lit bench-llm
 
 clean-stores:
 	rm -rf .kedrec

@@ -100,13 +100,13 @@ def setup(
         err.print(
             f"KEDREC_SPARQL_ENDPOINT is set: using {settings.sparql_endpoint}, no local build"
         )
-        return
-    report = build_store(settings, force=force, progress=progress and sys.stderr.isatty())
-    state = "current" if report.cached else f"built in {report.seconds:.1f} s"
-    err.print(
-        f"knowledge graph {state}: {report.triples:,} triples "
-        f"({report.drkg_edges:,} DRKG edge lines, {report.entities:,} entities) at {report.store}"
-    )
+    else:
+        report = build_store(settings, force=force, progress=progress and sys.stderr.isatty())
+        state = "current" if report.cached else f"built in {report.seconds:.1f} s"
+        err.print(
+            f"knowledge graph {state}: {report.triples:,} triples ({report.drkg_edges:,} "
+            f"DRKG edge lines, {report.entities:,} entities) at {report.store}"
+        )
     if literature:
         from kedrec_agent.literature.ingest import ingest_bundle
 
@@ -116,6 +116,11 @@ def setup(
             f"({lit.passages_added:,} passages, {lit.passages_per_second:.0f} passages/s), "
             f"{lit.documents_skipped:,} already stored"
         )
+    from kedrec_agent.reasoning.runtime import model_path
+
+    started = time.perf_counter()
+    path = model_path(settings)  # dequantises the packaged GGUF once
+    err.print(f"reasoning model ready at {path} ({time.perf_counter() - started:.1f} s)")
 
 
 def _kg_query(as_json: bool, **request: Any) -> None:
@@ -201,21 +206,38 @@ def lit_search(
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Number of hits.")] = 5,
     source: Annotated[list[str] | None, typer.Option(help="pubmed, ctgov or user.")] = None,
     mesh: Annotated[
-        list[str] | None, typer.Option(help="MeSH id the passage is annotated with.")
+        list[str] | None, typer.Option(help="MeSH id the source annotated the passage with.")
+    ] = None,
+    drug: Annotated[
+        list[str] | None, typer.Option(help="Drug (name or DrugBank id) the passage mentions.")
+    ] = None,
+    disease: Annotated[
+        list[str] | None, typer.Option(help="Disease (name, MeSH id or DOID) it mentions.")
     ] = None,
     year_from: Annotated[int | None, typer.Option(help="Earliest year.")] = None,
     year_to: Annotated[int | None, typer.Option(help="Latest year.")] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or text.")] = "hybrid",
     json_: JsonFlag = False,
 ) -> None:
-    """Hybrid (vector + full-text) search of PubMed abstracts and trials, with citations."""
+    """Hybrid (vector + full-text) search of PubMed abstracts and trials, with citations.
+
+    Repeated --drug (or --disease) options mean any of them; --drug with --disease means
+    passages that mention one of each.
+    """
     from pydantic import ValidationError
 
     from kedrec_agent.literature.search import Filters, LiteratureSearch
     from kedrec_agent.literature.tool import render_hits
 
     try:
-        filters = Filters(sources=source, mesh=mesh, year_from=year_from, year_to=year_to)  # type: ignore[arg-type]
+        filters = Filters(
+            sources=source,  # type: ignore[arg-type]
+            mesh=mesh,
+            drugs=drug,
+            diseases=disease,
+            year_from=year_from,
+            year_to=year_to,
+        )
     except ValidationError as exc:
         raise InvalidInputError(f"Invalid filter: {exc.errors()[0]['msg']}") from exc
     hits = LiteratureSearch.from_settings().search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]

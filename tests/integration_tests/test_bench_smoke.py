@@ -1,4 +1,4 @@
-"""`make test` runs the KG benchmark once in a small form, so that it cannot rot."""
+"""`make test` runs each benchmark once in a small form, so that none can rot."""
 
 from __future__ import annotations
 
@@ -39,4 +39,17 @@ def test_literature_benchmark_small_form(bundle_settings: Settings) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     for figure in ("PubMedQA", "BC5CDR", "hybrid", "search without embedding", "recall@10"):
+        assert figure in result.stdout
+
+
+def test_llm_benchmark_small_form(bundle_settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH.parent / "llm.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for figure in ("prefill", "decode", "recommend p50", "log-likelihood scoring", "llama.cpp"):
         assert figure in result.stdout

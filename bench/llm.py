@@ -1,0 +1,216 @@
+"""Benchmark of the reasoning model (`make bench-llm`). Prints its figures, exits 0.
+
+1. Cold start: the packaged GGUF dequantised and cached (a child process, empty home).
+   Warm start: a child process loading the cached safetensors (load time, and the
+   process's wall time including imports).
+2. A typical ~600-token evidence prompt: prefill time, decode tokens/s over 150 new tokens
+   (greedy, no early stop), per dtype (float32, bfloat16) and thread count.
+3. The node end to end (prompt, generation with early stop on the closing brace, parse,
+   check) and the log-likelihood scoring mode: p50 / p95 over varied tasks.
+4. Anchor in the same run: llama-cpp-python on the same GGUF with the same threads (the
+   `bench` extra installs it; it is skipped with the reason if missing).
+
+Usage: python bench/llm.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from kedrec_agent.config import Settings
+from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
+from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+
+NEW_TOKENS = 150
+DRUGS = [("DB00619", "Imatinib"), ("DB01254", "Dasatinib"), ("DB04868", "Nilotinib"),
+         ("DB00945", "Aspirin"), ("DB00682", "Warfarin"), ("DB00331", "Metformin")]  # fmt: skip
+SENTENCE = (
+    "{name} was studied in adults with chronic myeloid leukemia; the trial reports response "
+    "rates, cytogenetic remission and adverse events including edema and cytopenias. "
+)
+
+
+def task(seed: int, evidence: int = 8) -> ReasoningTask:
+    """A task whose prompt is ~600 tokens with the default model (varies with ``seed``)."""
+    drugs = [DRUGS[(seed + i) % len(DRUGS)] for i in range(3)]
+    items = [
+        Evidence(
+            id=f"E{i + 1}",
+            kind="kg" if i % 2 else "literature",
+            citation=None if i % 2 else f"PMID:{19822896 + seed * 10 + i}",
+            text=SENTENCE.format(name=drugs[i % 3][1]),
+            drugs=[drugs[i % 3][0]],
+            priority=float(evidence - i),
+        )
+        for i in range(evidence)
+    ]
+    return ReasoningTask(
+        patient=PatientSummary(
+            conditions=["Chronic myeloid leukemia (MESH:D015464)", "Hypertension (MESH:D006973)"],
+            medications=["Lisinopril (DB00722)"],
+            allergies=["Penicillins (MESH:D010406)"],
+            age=50 + seed,
+            sex="female" if seed % 2 else "male",
+        ),
+        candidates=[Candidate(id=i, name=n) for i, n in drugs],
+        evidence=items,
+        max_choices=1,
+    )
+
+
+def ms(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def child_start(home: Path) -> dict[str, float]:
+    code = (
+        "import time, json; t0 = time.perf_counter();"
+        "from pathlib import Path; from kedrec_agent.config import Settings;"
+        "from kedrec_agent.reasoning.runtime import load_model;"
+        "t1 = time.perf_counter();"
+        f"m = load_model(Settings(data_dir=Path('.'), home=Path({str(home)!r})));"
+        "t2 = time.perf_counter();"
+        "print(json.dumps({'imports': t1 - t0, 'load': t2 - t1, 'total': t2 - t0}))"
+    )
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    figures["process"] = time.perf_counter() - started
+    return figures
+
+
+def starts() -> None:
+    with tempfile.TemporaryDirectory() as home:
+        cold = child_start(Path(home))
+        warm = child_start(Path(home))
+    print("== start (child processes, default model)")
+    print(
+        f"  cold (dequantise GGUF + cache): load {cold['load']:.1f} s, "
+        f"process {cold['process']:.1f} s"
+    )
+    print(
+        f"  warm (cached safetensors): load {warm['load']:.1f} s, process {warm['process']:.1f} s "
+        f"(imports {warm['imports']:.1f} s; target <= 5 s)"
+    )
+
+
+def prefill_decode(model: ReasoningModel, prompt: str, repeats: int) -> tuple[float, float, int]:
+    """(prefill seconds, decode tokens/s, prompt tokens): medians over ``repeats``."""
+    ids = model.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    prefills, rates = [], []
+    for _ in range(repeats):
+        with torch.inference_mode():
+            started = time.perf_counter()
+            model.model(input_ids=ids)
+            prefills.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            model.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=model.tokenizer.pad_token_id,
+            )
+            total = time.perf_counter() - started
+        rates.append(NEW_TOKENS / max(1e-6, total - prefills[-1]))
+    return statistics.median(prefills), statistics.median(rates), int(ids.shape[1])
+
+
+def node(model: ReasoningModel, tasks: list[ReasoningTask]) -> None:
+    reasoner = Reasoner(model)
+    node_s, score_s, tokens, fallbacks = [], [], [], 0
+    for t in tasks:
+        started = time.perf_counter()
+        rec = reasoner.recommend(t)
+        node_s.append(time.perf_counter() - started)
+        tokens.append(reasoner.last.new_tokens)
+        fallbacks += rec.fallback
+        started = time.perf_counter()
+        reasoner.score(t)
+        score_s.append(time.perf_counter() - started)
+    print(f"== reasoning node end to end, {len(tasks)} tasks, {model.dtype}")
+    print(
+        f"  recommend p50 {ms(node_s, 50):.0f} ms, p95 {ms(node_s, 95):.0f} ms "
+        f"(target p50 <= 6 s); new tokens median {statistics.median(tokens):.0f}; "
+        f"fallbacks {fallbacks}/{len(tasks)}"
+    )
+    print(f"  log-likelihood scoring (3 candidates) p50 {ms(score_s, 50):.0f} ms")
+
+
+def llama_cpp(prompt: str, threads: int, repeats: int) -> float | None:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        print("  llama.cpp: skipped, llama-cpp-python is not installed (pip install -e .[bench])")
+        return None
+    llm = Llama(model_path=str(packaged_gguf()), n_threads=threads, n_ctx=2048, verbose=False)
+    ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+    prefills, rates = [], []
+    for _ in range(repeats):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(ids)
+        prefills.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(NEW_TOKENS):
+            token = llm.sample(temp=0.0)
+            llm.eval([token])
+        rates.append(NEW_TOKENS / (time.perf_counter() - started))
+    prefill, rate = statistics.median(prefills), statistics.median(rates)
+    print(
+        f"  llama.cpp (same GGUF, Q4_1, {threads} threads, {len(ids)}-token prompt): "
+        f"prefill {prefill * 1000:.0f} ms, "
+        f"decode {rate:.1f} tokens/s"
+    )
+    return rate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = parser.parse_args(argv)
+    repeats, n_tasks = (1, 3) if args.quick else (3, 20)
+    if not args.quick:
+        starts()
+    settings = Settings.from_env()
+    threads = torch.get_num_threads()
+    best: float = 0.0
+    for dtype in ("float32", "bfloat16"):
+        model = load_model(replace(settings, model_dtype=dtype))
+        reasoner = Reasoner(model)
+        prompt, _ = reasoner.prompt(task(0))
+        prefill, rate, n = prefill_decode(model, prompt, repeats)
+        best = max(best, rate)
+        print(f"== {dtype}, {threads} threads: {n}-token prompt, {NEW_TOKENS} new tokens")
+        print(f"  prefill {prefill * 1000:.0f} ms, decode {rate:.1f} tokens/s")
+        node(model, [task(i) for i in range(n_tasks)])
+    print("== anchor")
+    anchor = llama_cpp(prompt, threads, repeats)
+    if anchor:
+        print(
+            f"  ours / llama.cpp decode time: {anchor / best:.2f}x (target <= 1.5x), "
+            f"best of float32 / bfloat16"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

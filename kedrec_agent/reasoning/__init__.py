@@ -1,0 +1,1 @@
+"""The reasoning node: a local LLaMA-architecture model (plus LoRA) that chooses and explains."""

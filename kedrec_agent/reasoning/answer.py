@@ -1,0 +1,168 @@
+"""Turn the model's text into a checked :class:`Recommendation`, or fall back.
+
+1. **Parse and repair**: the JSON after the answer prefix is parsed; broken JSON (a missing
+   brace, a trailing comma, text cut off by the token limit) is repaired with
+   ``json_repair``.
+2. **Validate**: against :class:`ModelAnswer`; a drug given by name instead of id is mapped
+   to its id.
+3. **Check ids**: a drug that is not a candidate, a repeated drug, and an evidence id that
+   was not given are removed and counted (``removed_ids``).
+4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (how much
+   evidence, and how strong, each candidate has) replaces the answer, marked
+   ``fallback=True`` with the reason. An empty choice list written on purpose is an
+   abstention, not a failure.
+
+Nothing here raises on bad model output.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import json_repair
+from pydantic import ValidationError
+
+from kedrec_agent.reasoning.prompts import PROMPT_VERSION
+from kedrec_agent.reasoning.schema import (
+    Choice,
+    ModelAnswer,
+    ModelChoice,
+    ReasoningTask,
+    Recommendation,
+)
+
+log = logging.getLogger(__name__)
+
+FALLBACK_CONFIDENCE = 0.2
+
+
+def parse_answer(text: str) -> ModelAnswer | None:
+    """The model's answer as JSON (repaired if need be), or ``None`` if it is unusable."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        data: Any = json_repair.loads(text[start:])
+    except Exception:  # json_repair is lenient; anything it still rejects is unusable
+        return None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if not isinstance(data, dict):
+        return None
+    if "choices" not in data and "drug" in data:
+        data = {"choices": [data], "confidence": data.get("confidence", 0.5)}
+    if isinstance(data.get("choices"), dict):
+        data["choices"] = [data["choices"]]
+    for choice in data.get("choices") or ():
+        if isinstance(choice, dict):  # small models write "evidence": "E1" or "none"
+            if isinstance(choice.get("evidence"), str):
+                choice["evidence"] = [choice["evidence"]]
+            if not isinstance(choice.get("rationale", ""), str):
+                choice["rationale"] = str(choice["rationale"])
+    try:
+        confidence = float(data.get("confidence", 0.5))
+    except (TypeError, ValueError):
+        confidence = 0.5
+    data["confidence"] = min(1.0, max(0.0, confidence))
+    try:
+        return ModelAnswer.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _drug_id(choice: ModelChoice, task: ReasoningTask) -> str | None:
+    wanted = choice.drug.strip()
+    for candidate in task.candidates:
+        if wanted.upper() == candidate.id.upper() or wanted.lower() == candidate.name.lower():
+            return candidate.id
+    return None
+
+
+def check_answer(
+    answer: ModelAnswer, task: ReasoningTask, shown: set[str] | None = None
+) -> tuple[list[Choice], int]:
+    """Choices restricted to the candidates and to evidence ids in ``shown`` (default: all).
+
+    Returns:
+        The checked choices (at most ``task.max_choices``) and the number of ids removed.
+    """
+    known = shown if shown is not None else {e.id for e in task.evidence}
+    names = {c.id: c.name for c in task.candidates}
+    removed = 0
+    choices: list[Choice] = []
+    for raw in answer.choices:
+        drug = _drug_id(raw, task)
+        if drug is None or drug in {c.drug_id for c in choices}:
+            removed += 1
+            continue
+        cited = list(dict.fromkeys(e.strip() for e in raw.evidence))
+        kept = [e for e in cited if e in known]
+        removed += len(cited) - len(kept)
+        choices.append(
+            Choice(
+                drug_id=drug,
+                drug_name=names[drug],
+                rationale=" ".join(raw.rationale.split()),
+                evidence_ids=kept,
+            )
+        )
+    return choices[: task.max_choices], removed
+
+
+def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:
+    """Rank candidates by their evidence (count plus priority), marked as a fallback.
+
+    Candidates without evidence are left out; the answer abstains if none has any.
+    """
+    support: dict[str, list[str]] = {c.id: [] for c in task.candidates}
+    weight: dict[str, float] = dict.fromkeys(support, 0.0)
+    for item in task.evidence:
+        for drug in item.drugs:
+            if drug in support:
+                support[drug].append(item.id)
+                weight[drug] += 1.0 + max(0.0, item.priority)
+    order = sorted(
+        (c for c in task.candidates if support[c.id]),
+        key=lambda c: -weight[c.id],  # stable: ties keep the given order
+    )
+    choices = [
+        Choice(
+            drug_id=c.id,
+            drug_name=c.name,
+            rationale=(
+                f"Ranked by evidence, not by the model: {len(support[c.id])} item(s) "
+                f"concern {c.name}."
+            ),
+            evidence_ids=support[c.id],
+        )
+        for c in order[: task.max_choices]
+    ]
+    log.info("reasoning fell back to the evidence ranking: %s", problem)
+    return Recommendation(
+        choices=choices,
+        confidence=FALLBACK_CONFIDENCE if choices else 0.0,
+        fallback=True,
+        removed_ids=removed,
+        prompt_version=PROMPT_VERSION,
+        problem=problem,
+    )
+
+
+def recommendation_from_text(
+    text: str, task: ReasoningTask, shown: set[str] | None = None
+) -> Recommendation:
+    """The checked recommendation in ``text`` (the prefix plus the model's continuation)."""
+    answer = parse_answer(text)
+    if answer is None:
+        return fallback(task, "the model's answer was not valid JSON of the expected form")
+    choices, removed = check_answer(answer, task, shown)
+    if answer.choices and not choices:
+        return fallback(task, "the model chose no known candidate", removed)
+    return Recommendation(
+        choices=choices,
+        confidence=answer.confidence if choices else min(answer.confidence, 0.3),
+        fallback=False,
+        removed_ids=removed,
+        prompt_version=PROMPT_VERSION,
+    )

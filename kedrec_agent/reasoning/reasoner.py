@@ -197,7 +197,7 @@ class Reasoner:
         batch = batch.to(self.model.device)
         started = time.perf_counter()
         with self.model.lock, torch.inference_mode():
-            head = self.model.model(input_ids=prompt_ids, use_cache=True)
+            head = self.model.model(input_ids=prompt_ids, use_cache=True, logits_to_keep=1)
             prefill = time.perf_counter() - started
             cache = head.cache
             cache.batch_repeat_interleave(len(continuations))

@@ -8,6 +8,9 @@
 * ``KEDREC_MODEL``: any local Hugging Face LLaMA-family checkpoint folder instead.
 * ``KEDREC_ADAPTER``: a PEFT LoRA adapter folder loaded on top (:meth:`merge_adapter`
   folds it into the weights for faster inference).
+* Decoding on CPU: the decoder's linear layers are re-quantised to 4-bit groups, the GGUF's
+  own precision (:mod:`~kedrec_agent.reasoning.int4`; ``KEDREC_MODEL_QUANT=none`` turns it
+  off); an adapter is merged first.
 * Device and dtype: CUDA when present (bf16 where supported, else fp16), else CPU in bf16
   where the CPU computes it natively (AVX512-BF16 / AMX: prefill 3x faster than float32,
   ``bench/llm.py``), else float32; ``KEDREC_MODEL_DTYPE`` overrides.
@@ -169,6 +172,7 @@ class ReasoningModel:
         device: ``cpu`` or ``cuda``.
         dtype: the weights' dtype.
         context_window: the model's maximum sequence length.
+        quantization: ``int4-decode`` when decoding uses 4-bit weights, else ``none``.
     """
 
     model: PreTrainedModel
@@ -178,6 +182,7 @@ class ReasoningModel:
     device: str
     dtype: torch.dtype
     context_window: int
+    quantization: str = "none"
     load_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -228,7 +233,19 @@ class ReasoningModel:
         )
 
 
-def _load(path: Path, adapter: Path | None, dtype_choice: str) -> ReasoningModel:
+def _int4(choice: str, device: str, dtype: torch.dtype) -> bool:
+    import torch
+
+    from kedrec_agent.reasoning import int4
+
+    if choice == "int4" and (device != "cpu" or not int4.available()):
+        raise ConfigError("KEDREC_MODEL_QUANT=int4 needs a CPU and PyTorch's int4 CPU kernels.")
+    if choice == "auto":
+        return device == "cpu" and dtype == torch.bfloat16 and int4.available()
+    return choice == "int4"
+
+
+def _load(path: Path, adapter: Path | None, dtype_choice: str, quant: str) -> ReasoningModel:
     _check_checkpoint(path)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -250,6 +267,14 @@ def _load(path: Path, adapter: Path | None, dtype_choice: str) -> ReasoningModel
         except Exception as exc:  # wrong base model, shapes or files
             raise ConfigError(f"Cannot load the adapter {adapter} on {path}: {exc}") from exc
     model.to(device)
+    quantization = "none"
+    if _int4(quant, device, dtype):
+        from kedrec_agent.reasoning.int4 import quantize_decoder
+
+        if adapter is not None:
+            model = model.merge_and_unload()  # exact; the int4 layers cannot host LoRA
+        if quantize_decoder(model):
+            quantization = "int4-decode"
     model.eval()
     torch.set_grad_enabled(False)
     if tokenizer.pad_token_id is None:
@@ -263,11 +288,12 @@ def _load(path: Path, adapter: Path | None, dtype_choice: str) -> ReasoningModel
         device=device,
         dtype=dtype,
         context_window=window,
+        quantization=quantization,
         load_seconds=time.perf_counter() - started,
     )
 
 
-_MODELS: dict[tuple[Path, Path | None, str], ReasoningModel] = {}
+_MODELS: dict[tuple[Path, Path | None, str, str], ReasoningModel] = {}
 _LOCK = threading.Lock()
 
 
@@ -280,9 +306,9 @@ def load_model(settings: Settings | None = None) -> ReasoningModel:
     settings = settings or get_settings()
     with _LOCK:
         path = model_path(settings)
-        key = (path, settings.adapter, settings.model_dtype)
+        key = (path, settings.adapter, settings.model_dtype, settings.model_quant)
         if key not in _MODELS:
-            _MODELS[key] = _load(path, settings.adapter, settings.model_dtype)
+            _MODELS[key] = _load(path, *key[1:])
         return _MODELS[key]
 
 

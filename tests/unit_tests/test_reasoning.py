@@ -12,6 +12,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
+from kedrec_agent.reasoning import int4
 from kedrec_agent.reasoning.answer import parse_answer, recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, build_messages
 from kedrec_agent.reasoning.reasoner import Reasoner, json_closed
@@ -273,3 +274,38 @@ def test_bad_models_and_adapters_are_clear_errors(tiny_dir: Path, tmp_path: Path
 def test_packaged_gguf_is_found_without_importing_the_package() -> None:
     path = packaged_gguf()
     assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+
+
+# --- 4-bit decoding -------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not int4.available(), reason="this PyTorch has no int4 CPU kernels")
+def test_int4_linear_matches_its_dequantised_weight() -> None:
+    torch.manual_seed(1)
+    linear = torch.nn.Linear(64, 96, bias=False)
+    layer = int4.Int4Linear(linear)
+    groups = linear.weight.data.reshape(96, 2, 32)
+    low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
+    scale = (high - low) / 15
+    dequantised = (((groups - low) / scale).round() * scale + low).reshape(96, 64)
+    few = torch.randn(2, 64, dtype=torch.bfloat16)  # decoding: the int4 kernel
+    many = torch.randn(1, 20, 64, dtype=torch.bfloat16)  # prefill: the bf16 weight
+    expected = few.float() @ dequantised.T
+    assert torch.allclose(layer(few).float(), expected, atol=0.05 * float(expected.abs().max()))
+    assert torch.allclose(layer(many).float(), many.float() @ linear.weight.data.T, atol=0.1)
+
+
+@pytest.mark.skipif(not int4.available(), reason="this PyTorch has no int4 CPU kernels")
+def test_int4_decoding_keeps_the_model_close(tiny_dir: Path) -> None:
+    settings = Settings(data_dir=Path("."), home=tiny_dir.parent, model=tiny_dir)
+    plain = load_model(replace(settings, model_dtype="bfloat16", model_quant="none"))
+    packed = load_model(replace(settings, model_dtype="bfloat16", model_quant="int4"))
+    assert (plain.quantization, packed.quantization) == ("none", "int4-decode")
+    assert isinstance(packed.model.model.layers[0].mlp.down_proj, int4.Int4Linear)
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        a = plain.model(input_ids=ids).logits.float()
+        b = packed.model(input_ids=ids).logits.float()
+    assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.98
+    rec = Reasoner(packed, max_new_tokens=16).recommend(_task())
+    assert rec.prompt_version == PROMPT_VERSION

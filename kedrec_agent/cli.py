@@ -111,10 +111,10 @@ def setup(
         from kedrec_agent.literature.ingest import ingest_bundle
 
         lit = ingest_bundle(settings, progress=progress and sys.stderr.isatty())
+        rate = f", {lit.passages_per_second:.0f} passages/s" if lit.passages_added else ""
         err.print(
             f"literature: {lit.documents_added:,} documents added "
-            f"({lit.passages_added:,} passages, {lit.passages_per_second:.0f} passages/s), "
-            f"{lit.documents_skipped:,} already stored"
+            f"({lit.passages_added:,} passages{rate}), {lit.documents_skipped:,} already stored"
         )
     from kedrec_agent.reasoning.runtime import model_path
 

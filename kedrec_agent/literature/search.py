@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 from psycopg import sql
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import InvalidInputError
@@ -59,7 +59,12 @@ SOURCES = ("pubmed", "ctgov", "user")
 
 
 class Filters(BaseModel):
-    """Restrictions on the passages searched (all given restrictions must hold)."""
+    """Restrictions on the passages searched (all given restrictions must hold).
+
+    An unknown filter name is an error, not silently ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     sources: list[Literal["pubmed", "ctgov", "user"]] | None = None
     mesh: list[str] | None = Field(

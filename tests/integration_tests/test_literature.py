@@ -233,6 +233,8 @@ def test_bad_queries_are_clear_errors(search: LiteratureSearch, lit_settings: Se
         search.search(tricky, k=3)  # bound parameters: just text
     with pytest.raises(ValueError):
         Filters(sources=["nowhere"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="extra"):
+        Filters(journal=["Lancet"])  # type: ignore[call-arg]
     assert _rows(lit_settings) == before
 
 

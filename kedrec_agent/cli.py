@@ -298,7 +298,7 @@ def ask(
     json_: JsonFlag = False,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Candidates per condition.")] = 5,
 ) -> None:
-    """Run the agent on a patient description (currently up to the KG evidence stage)."""
+    """Run the agent on a patient description: evidence, then the model's cited choice."""
     from kedrec_agent.agent.context import Context
     from kedrec_agent.agent.graph import build_graph
 
@@ -307,6 +307,32 @@ def ask(
         out.print_json(json.dumps(result, default=str))
         return
     _print_evidence(result)
+    _print_recommendation(result)
+
+
+def _print_recommendation(result: dict[str, Any]) -> None:
+    rec = result.get("recommendation") or {}
+    if not rec:
+        return
+    out.rule("Recommendation — decision support for a clinician, not a prescription")
+    for note in result.get("notes", []):
+        out.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
+    if rec.get("fallback"):
+        out.print(f"[yellow]Model answer unusable ({rec.get('problem')}); ranked by evidence.")
+    if not rec.get("choices"):
+        out.print("[yellow]No drug is recommended: the evidence does not support one.[/yellow]")
+    items = {e["id"]: e for e in result.get("reasoning_evidence", [])}
+    for rank, choice in enumerate(rec.get("choices", []), start=1):
+        out.print(
+            f"{rank}. [bold]{choice['drug_name']}[/bold] ({choice['drug_id']}): "
+            f"{choice['rationale']}",
+            highlight=False,
+        )
+        for eid in choice["evidence_ids"]:
+            item = items.get(eid, {})
+            source = item.get("citation") or "knowledge graph"
+            out.print(f"    [{eid}] {source}: {item.get('text', '')[:160]}", highlight=False)
+    out.print(f"confidence {rec.get('confidence', 0):.2f}; prompt {rec.get('prompt_version')}")
 
 
 def _print_evidence(result: dict[str, Any]) -> None:

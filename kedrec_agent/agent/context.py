@@ -15,5 +15,11 @@ class Context:
     paths_per_drug: int = 3
     """Drug -> gene -> disease paths kept per candidate."""
 
+    literature_k: int = 2
+    """Literature passages kept per candidate (drug, condition) pair."""
+
+    max_choices: int = 3
+    """Drugs the reasoning model may recommend."""
+
     exclusions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """(DrugBank id, disease id) pairs hidden from the knowledge graph (evaluation masking)."""

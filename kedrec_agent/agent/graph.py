@@ -1,7 +1,7 @@
 """The LangGraph state machine.
 
-For now it stops at the knowledge-graph stage: patient text -> link -> KG evidence
-(literature, reasoning and safety come next).
+Patient text -> link -> KG evidence -> literature -> reasoning (the safety stage comes
+next). Any stage may abstain with a reason; the graph then ends.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ def _after_link(state: State) -> str:
     return END if state.abstained else "kg_evidence"
 
 
+def _after_kg(state: State) -> str:
+    return END if state.abstained else "literature"
+
+
 def build_graph() -> Any:
     """Compile the agent graph (no checkpointer: LangGraph Studio / the server adds one)."""
     builder = StateGraph(
@@ -26,7 +30,11 @@ def build_graph() -> Any:
     )
     builder.add_node("link", nodes.link)
     builder.add_node("kg_evidence", nodes.kg_evidence)
+    builder.add_node("literature", nodes.literature_evidence)
+    builder.add_node("reason", nodes.reason)
     builder.add_edge(START, "link")
     builder.add_conditional_edges("link", _after_link, ["kg_evidence", END])
-    builder.add_edge("kg_evidence", END)
+    builder.add_conditional_edges("kg_evidence", _after_kg, ["literature", END])
+    builder.add_edge("literature", "reason")
+    builder.add_edge("reason", END)
     return builder.compile(name="kedrec")

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.evidence import reasoning_task
 from kedrec_agent.agent.state import State
 from kedrec_agent.errors import KedrecError
-from kedrec_agent.kg.evidence import gather_evidence
+from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
+from kedrec_agent.literature.search import Hit, LiteratureSearch
+from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.reasoning.runtime import load_model
+from kedrec_agent.reasoning.schema import PatientSummary
+
+log = logging.getLogger(__name__)
 
 _KG: KnowledgeGraph | None = None
+_SEARCH: LiteratureSearch | None = None
 
 
 def knowledge_graph() -> KnowledgeGraph:
@@ -38,6 +48,8 @@ def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "please name the diagnosis (e.g. 'type 2 diabetes').",
         }
     return {
+        "age": mentions.age,
+        "sex": mentions.sex,
         "conditions": list(dict.fromkeys(conditions)),
         "medications": list(
             dict.fromkeys(m.entity.id for m in mentions.medications if not m.negated)
@@ -69,3 +81,65 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "evidence": evidence.model_dump(),
         }
     return {"evidence": evidence.model_dump(), "abstained": False, "reason": ""}
+
+
+def literature_search() -> LiteratureSearch:
+    """The process-wide literature search, opened once."""
+    global _SEARCH
+    if _SEARCH is None:
+        _SEARCH = LiteratureSearch.from_settings()
+    return _SEARCH
+
+
+def literature_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Passages about each candidate and its condition; without them if the store is down."""
+    context = runtime.context or Context()
+    evidence = KGEvidence.model_validate(state.evidence)
+    found: dict[str, Any] = {}
+    try:
+        search = literature_search()
+        for cand in evidence.candidates:
+            drug = cand.drug.local_id
+            if cand.already_taking or drug in found:
+                continue
+            hits = search.search_pair(drug, cand.condition, k=context.literature_k)
+            found[drug] = [h.model_dump() | {"citation": h.citation} for h in hits]
+    except KedrecError as exc:
+        log.warning("literature unavailable: %s", type(exc).__name__)
+        return {"literature": found, "notes": [*state.notes, f"Literature unavailable: {exc}"]}
+    return {"literature": found}
+
+
+def _labels(ids: list[str]) -> list[str]:
+    linker = get_linker()
+    return [f"{linker.name_of(i) or i} ({i})" for i in ids]
+
+
+def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The reasoning model's checked choice among the candidates, citing the evidence."""
+    context = runtime.context or Context()
+    evidence = KGEvidence.model_validate(state.evidence)
+    if all(c.already_taking for c in evidence.candidates):
+        return {
+            "abstained": True,
+            "reason": "The patient already takes every candidate drug the graph proposes.",
+        }
+    linker = get_linker()
+    patient = PatientSummary(
+        conditions=_labels(state.conditions),
+        medications=_labels(state.medications),
+        allergies=_labels(state.allergies),
+        age=state.age,
+        sex=state.sex,
+    )
+    hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
+    names = {c: linker.name_of(c) or c for c in state.conditions}
+    task = reasoning_task(patient, evidence, hits, names, max_choices=context.max_choices)
+    try:
+        recommendation = Reasoner(load_model()).recommend(task)
+    except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
+        recommendation = fallback(task, f"the reasoning model is unavailable: {exc}")
+    return {
+        "recommendation": recommendation.model_dump(),
+        "reasoning_evidence": [e.model_dump() for e in task.evidence],
+    }

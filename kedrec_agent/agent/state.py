@@ -30,6 +30,18 @@ class OutputState:
     evidence: dict[str, Any] = field(default_factory=dict)
     """Knowledge-graph evidence (candidates, paths, interactions) as JSON."""
 
+    literature: dict[str, Any] = field(default_factory=dict)
+    """Literature hits per candidate DrugBank id (citations, titles, snippets) as JSON."""
+
+    recommendation: dict[str, Any] = field(default_factory=dict)
+    """The reasoning node's checked answer (see ``reasoning.schema.Recommendation``)."""
+
+    reasoning_evidence: list[dict[str, Any]] = field(default_factory=list)
+    """The numbered evidence items (``E1``…) the recommendation cites."""
+
+    notes: list[str] = field(default_factory=list)
+    """What the reader should know about this answer (e.g. a store that was unavailable)."""
+
     abstained: bool = False
     """True when the graph could not answer; ``reason`` says why."""
 
@@ -38,4 +50,7 @@ class OutputState:
 
 @dataclass
 class State(InputState, OutputState):
-    """Working state passed between nodes (nothing beyond input and output yet)."""
+    """Working state passed between nodes."""
+
+    age: int | None = None
+    sex: str | None = None

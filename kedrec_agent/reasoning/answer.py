@@ -6,7 +6,9 @@
 2. **Validate**: against :class:`ModelAnswer`; a drug given by name instead of id is mapped
    to its id.
 3. **Check ids**: a drug that is not a candidate, a repeated drug, and an evidence id that
-   was not given are removed and counted (``removed_ids``).
+   was not given are removed and counted (``removed_ids``). A choice that cites no given
+   evidence keeps its drug but not its rationale (``grounded=False``): it points to the
+   evidence about the drug instead of showing text the model did not ground.
 4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (how much
    evidence, and how strong, each candidate has) replaces the answer, marked
    ``fallback=True`` with the reason. An empty choice list written on purpose is an
@@ -18,6 +20,7 @@ Nothing here raises on bad model output.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import json_repair
@@ -35,6 +38,7 @@ from kedrec_agent.reasoning.schema import (
 log = logging.getLogger(__name__)
 
 FALLBACK_CONFIDENCE = 0.2
+UNGROUNDED_CONFIDENCE = 0.3
 
 
 def parse_answer(text: str) -> ModelAnswer | None:
@@ -71,6 +75,15 @@ def parse_answer(text: str) -> ModelAnswer | None:
         return None
 
 
+def _dedupe_sentences(text: str) -> str:
+    """The rationale with whitespace normalised and repeated sentences dropped."""
+    seen: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
+        if sentence and sentence not in seen:
+            seen.append(sentence)
+    return " ".join(seen)
+
+
 def _drug_id(choice: ModelChoice, task: ReasoningTask) -> str | None:
     wanted = choice.drug.strip()
     for candidate in task.candidates:
@@ -99,12 +112,27 @@ def check_answer(
         cited = list(dict.fromkeys(e.strip() for e in raw.evidence))
         kept = [e for e in cited if e in known]
         removed += len(cited) - len(kept)
-        choices.append(
+        if kept:
+            choices.append(
+                Choice(
+                    drug_id=drug,
+                    drug_name=names[drug],
+                    rationale=_dedupe_sentences(raw.rationale),
+                    evidence_ids=kept,
+                )
+            )
+            continue
+        about = [e.id for e in task.evidence if drug in e.drugs and e.id in known]
+        choices.append(  # a rationale that cites nothing given is not shown as one
             Choice(
                 drug_id=drug,
                 drug_name=names[drug],
-                rationale=" ".join(raw.rationale.split()),
-                evidence_ids=kept,
+                rationale=(
+                    "The model cited no evidence for this choice; see the evidence about "
+                    f"{names[drug]}: {', '.join(about) or 'none'}."
+                ),
+                evidence_ids=about,
+                grounded=False,
             )
         )
     return choices[: task.max_choices], removed
@@ -161,7 +189,12 @@ def recommendation_from_text(
         return fallback(task, "the model chose no known candidate", removed)
     return Recommendation(
         choices=choices,
-        confidence=answer.confidence if choices else min(answer.confidence, 0.3),
+        # An abstention, or choices that cite nothing given, cannot be confident.
+        confidence=(
+            answer.confidence
+            if any(c.grounded for c in choices)
+            else min(answer.confidence, UNGROUNDED_CONFIDENCE)
+        ),
         fallback=False,
         removed_ids=removed,
         prompt_version=PROMPT_VERSION,

@@ -81,6 +81,11 @@ class Choice(BaseModel):
     drug_name: str
     rationale: str
     evidence_ids: list[str]
+    grounded: bool = Field(
+        default=True,
+        description="False when the model cited no given evidence: its rationale is then "
+        "replaced by a pointer to the evidence about the drug",
+    )
 
 
 class Recommendation(BaseModel):

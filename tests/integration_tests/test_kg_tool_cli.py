@@ -121,6 +121,14 @@ def test_graph_answers_sample_patient_with_kg_evidence() -> None:
         if "Compound::DB00682" in i["edges"][0].values()
     ]
     assert warfarin, "warfarin's interactions with candidates must be reported"
+    # literature and reasoning: the answer chooses candidates and cites only numbered items
+    rec = result["recommendation"]
+    offered = {c["drug"]["id"].partition("::")[2] for c in candidates if not c["already_taking"]}
+    items = {e["id"]: e for e in result["reasoning_evidence"]}
+    assert rec["choices"] and {c["drug_id"] for c in rec["choices"]} <= offered
+    assert all(set(c["evidence_ids"]) <= set(items) for c in rec["choices"])
+    assert any(e["citation"] for e in items.values()), "literature passages are cited evidence"
+    assert all(set(hits) <= offered for hits in [result["literature"]])
 
 
 def test_graph_abstains_without_a_condition() -> None:

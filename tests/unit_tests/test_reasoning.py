@@ -163,7 +163,7 @@ def test_unknown_drugs_are_removed_and_counted() -> None:
     )
     rec = recommendation_from_text(text, _task())
     assert [c.drug_id for c in rec.choices] == ["DB00619"]
-    assert rec.removed_ids == 2 and rec.confidence == 1.0
+    assert rec.removed_ids == 2 and rec.confidence == 0.3  # 2 was clamped to 1, then ungrounded
 
 
 @pytest.mark.parametrize(
@@ -176,6 +176,18 @@ def test_unusable_answers_fall_back_to_the_evidence_ranking(text: str) -> None:
     assert [c.drug_id for c in rec.choices] == ["DB00619", "DB01254"]  # 2 items vs 1
     assert rec.choices[0].evidence_ids == ["E1", "E3"]
     assert rec.confidence < 0.5
+
+
+def test_ungrounded_rationale_is_not_shown_and_repeats_are_dropped() -> None:
+    text = ANSWER_PREFIX + (
+        'DB00619", "rationale": "It is an antibody. It is an antibody.", "evidence": ["E9"]}, '
+        '{"drug": "DB01254", "rationale": "Works. Works. Really.", "evidence": ["E2"]}]}'
+    )
+    rec = recommendation_from_text(text, _task())
+    first, second = rec.choices
+    assert not first.grounded and "antibody" not in first.rationale
+    assert first.evidence_ids == ["E1", "E3"]  # the evidence about imatinib, to look at
+    assert second.grounded and second.rationale == "Works. Really."
 
 
 def test_empty_choice_is_an_abstention_not_a_failure() -> None:

@@ -315,6 +315,9 @@ def _print_recommendation(result: dict[str, Any]) -> None:
     if not rec:
         return
     out.rule("Recommendation — decision support for a clinician, not a prescription")
+    for warning in result.get("warnings", []):  # safety first, never dropped
+        label = "WITHHELD" if warning["severity"] == "veto" else "INTERACTION WARNING"
+        out.print(f"[bold red]{label}[/bold red] {warning['message']}", highlight=False)
     for note in result.get("notes", []):
         out.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
     if rec.get("fallback"):

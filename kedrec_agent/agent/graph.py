@@ -1,7 +1,7 @@
 """The LangGraph state machine.
 
-Patient text -> link -> KG evidence -> literature -> reasoning (the safety stage comes
-next). Any stage may abstain with a reason; the graph then ends.
+Patient text -> link -> KG evidence -> literature -> reasoning -> safety. Any stage may
+abstain with a reason; the graph then ends.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ def _after_kg(state: State) -> str:
     return END if state.abstained else "literature"
 
 
+def _after_reason(state: State) -> str:
+    return END if state.abstained else "safety"
+
+
 def build_graph() -> Any:
     """Compile the agent graph (no checkpointer: LangGraph Studio / the server adds one)."""
     builder = StateGraph(
@@ -32,9 +36,11 @@ def build_graph() -> Any:
     builder.add_node("kg_evidence", nodes.kg_evidence)
     builder.add_node("literature", nodes.literature_evidence)
     builder.add_node("reason", nodes.reason)
+    builder.add_node("safety", nodes.safety)
     builder.add_edge(START, "link")
     builder.add_conditional_edges("link", _after_link, ["kg_evidence", END])
     builder.add_conditional_edges("kg_evidence", _after_kg, ["literature", END])
     builder.add_edge("literature", "reason")
-    builder.add_edge("reason", END)
+    builder.add_conditional_edges("reason", _after_reason, ["safety", END])
+    builder.add_edge("safety", END)
     return builder.compile(name="kedrec")

@@ -18,7 +18,9 @@ from kedrec_agent.literature.search import Hit, LiteratureSearch
 from kedrec_agent.reasoning.answer import fallback
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import load_model
-from kedrec_agent.reasoning.schema import PatientSummary
+from kedrec_agent.reasoning.schema import PatientSummary, Recommendation
+from kedrec_agent.safety.checks import check_recommendation
+from kedrec_agent.safety.classes import DrugClasses
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +145,29 @@ def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "recommendation": recommendation.model_dump(),
         "reasoning_evidence": [e.model_dump() for e in task.evidence],
     }
+
+
+def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Withhold drugs the patient is allergic to or already takes; warn of interactions."""
+    recommendation = Recommendation.model_validate(state.recommendation)
+    evidence = KGEvidence.model_validate(state.evidence)
+    try:
+        classes = DrugClasses.from_settings()
+    except KedrecError as exc:  # without the MeSH tree only same-drug allergies are caught
+        log.warning("MeSH classes unavailable: %s", type(exc).__name__)
+        classes = DrugClasses({}, {}, {})
+    checked, warnings = check_recommendation(
+        recommendation,
+        state.medications,
+        state.allergies,
+        evidence.interactions,
+        get_linker().name_of,
+        classes,
+    )
+    update: dict[str, Any] = {
+        "recommendation": checked.model_dump(),
+        "warnings": [w.model_dump() for w in warnings],
+    }
+    if recommendation.choices and not checked.choices:
+        update["notes"] = [*state.notes, "Every recommended drug was withheld for safety."]
+    return update

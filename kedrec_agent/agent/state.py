@@ -39,6 +39,9 @@ class OutputState:
     reasoning_evidence: list[dict[str, Any]] = field(default_factory=list)
     """The numbered evidence items (``E1``…) the recommendation cites."""
 
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Safety findings (allergy and duplicate-therapy vetoes, interactions), never dropped."""
+
     notes: list[str] = field(default_factory=list)
     """What the reader should know about this answer (e.g. a store that was unavailable)."""
 

@@ -1,0 +1,1 @@
+"""The safety stage: interactions, allergy conflicts and duplicate therapy of a recommendation."""

@@ -1,0 +1,45 @@
+"""Safety checks on the real bundle's MeSH tree and graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from kedrec_agent.config import Settings
+from kedrec_agent.linking import get_linker
+from kedrec_agent.reasoning.schema import Choice, Recommendation
+from kedrec_agent.safety.checks import check_recommendation
+from kedrec_agent.safety.classes import DrugClasses
+
+pytestmark = pytest.mark.integration
+
+
+def test_penicillin_allergy_withholds_penicillins_only(bundle_settings: Settings) -> None:
+    classes = DrugClasses.from_settings(bundle_settings)
+    linker = get_linker(bundle_settings)
+    allergy = linker.extract("allergic to penicillin").allergies[0].entity.id
+    assert allergy == "MESH:D010406"
+    drugs = ["amoxicillin", "piperacillin", "azithromycin", "cefdinir"]
+    ids = [linker.link_drug(d).id for d in drugs]
+    rec = Recommendation(
+        choices=[
+            Choice(drug_id=i, drug_name=linker.name_of(i) or i, rationale="", evidence_ids=[])
+            for i in ids
+        ],
+        confidence=0.5,
+        fallback=False,
+        prompt_version="reason-v1",
+    )
+    kept, warnings = check_recommendation(rec, [], [allergy], [], linker.name_of, classes)
+    assert [c.drug_id for c in kept.choices] == ids[2:]
+    assert {w.drug_id for w in warnings if w.severity == "veto"} == set(ids[:2])
+
+
+def test_graph_reports_safety_findings_and_keeps_no_vetoed_drug() -> None:
+    from graphs.kedrec import graph
+
+    result = graph.invoke({"patient": "55-year-old man with hypertension on lisinopril"})
+    assert not result["abstained"], result["reason"]
+    vetoed = {w["drug_id"] for w in result["warnings"] if w["severity"] == "veto"}
+    chosen = {c["drug_id"] for c in result["recommendation"]["choices"]}
+    assert not vetoed & chosen
+    assert "DB00722" not in chosen  # lisinopril is taken already: never recommended again

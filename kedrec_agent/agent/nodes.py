@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -24,16 +25,11 @@ from kedrec_agent.safety.classes import DrugClasses
 
 log = logging.getLogger(__name__)
 
-_KG: KnowledgeGraph | None = None
-_SEARCH: LiteratureSearch | None = None
 
-
+@cache
 def knowledge_graph() -> KnowledgeGraph:
-    """The process-wide graph, opened once."""
-    global _KG
-    if _KG is None:
-        _KG = KnowledgeGraph.from_settings()
-    return _KG
+    """The process-wide graph, opened once (a failed open is retried on the next call)."""
+    return KnowledgeGraph.from_settings()
 
 
 def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -85,12 +81,10 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return {"evidence": evidence.model_dump(), "abstained": False, "reason": ""}
 
 
+@cache
 def literature_search() -> LiteratureSearch:
-    """The process-wide literature search, opened once."""
-    global _SEARCH
-    if _SEARCH is None:
-        _SEARCH = LiteratureSearch.from_settings()
-    return _SEARCH
+    """The process-wide literature search, opened once (a failed open is retried)."""
+    return LiteratureSearch.from_settings()
 
 
 def literature_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

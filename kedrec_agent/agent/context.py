@@ -21,5 +21,8 @@ class Context:
     max_choices: int = 3
     """Drugs the reasoning model may recommend."""
 
+    min_confidence: float = 0.3
+    """Below this, the answer is flagged as low confidence (options to check, not advice)."""
+
     exclusions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """(DrugBank id, disease id) pairs hidden from the knowledge graph (evaluation masking)."""

@@ -135,10 +135,17 @@ def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         recommendation = Reasoner(load_model()).recommend(task)
     except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
         recommendation = fallback(task, f"the reasoning model is unavailable: {exc}")
-    return {
+    update: dict[str, Any] = {
         "recommendation": recommendation.model_dump(),
         "reasoning_evidence": [e.model_dump() for e in task.evidence],
     }
+    if recommendation.choices and recommendation.confidence < context.min_confidence:
+        update["notes"] = [
+            *state.notes,
+            f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f}): "
+            "treat these as options to check against the evidence, not as a recommendation.",
+        ]
+    return update
 
 
 def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -242,7 +242,7 @@ def lit_search(
         raise InvalidInputError(f"Invalid filter: {exc.errors()[0]['msg']}") from exc
     hits = LiteratureSearch.from_settings().search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
     if json_:
-        out.print_json(json.dumps([h.model_dump() | {"citation": h.citation} for h in hits]))
+        out.print_json(json.dumps([h.model_dump() for h in hits]))
     else:
         out.print(render_hits(query, hits), highlight=False, markup=False)
 

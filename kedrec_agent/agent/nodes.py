@@ -99,7 +99,7 @@ def literature_evidence(state: State, runtime: Runtime[Context]) -> dict[str, An
             if cand.already_taking or drug in found:
                 continue
             hits = search.search_pair(drug, cand.condition, k=context.literature_k)
-            found[drug] = [h.model_dump() | {"citation": h.citation} for h in hits]
+            found[drug] = [h.model_dump() for h in hits]
     except KedrecError as exc:
         log.warning("literature unavailable: %s", type(exc).__name__)
         return {"literature": found, "notes": [*state.notes, f"Literature unavailable: {exc}"]}

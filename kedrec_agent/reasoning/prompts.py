@@ -55,14 +55,14 @@ def _item(evidence: Evidence, count_tokens: Callable[[str], int]) -> str:
 
 def select_evidence(
     task: ReasoningTask, count_tokens: Callable[[str], int], budget: int
-) -> list[str]:
+) -> list[tuple[str, str]]:
     """Evidence lines that fit ``budget`` tokens.
 
     Each candidate's best item comes before any candidate's second (so every candidate is
     heard), and within a round the highest priority first.
 
     Returns:
-        The lines in prompt order (by priority).
+        (evidence id, line) pairs in prompt order.
     """
     by_drug: dict[str, list[Evidence]] = {}
     for item in sorted(task.evidence, key=lambda e: -e.priority):
@@ -73,21 +73,21 @@ def select_evidence(
         level = [items[depth] for items in by_drug.values() if len(items) > depth]
         order += sorted(level, key=lambda e: -e.priority)
         depth += 1
-    lines: list[str] = []
+    kept: list[tuple[str, str]] = []
     used = 0
     for item in order:
         line = _item(item, count_tokens)
         cost = count_tokens(line) + 1
         if used + cost > budget:
             continue  # a shorter item further down may still fit
-        lines.append(line)
+        kept.append((item.id, line))
         used += cost
-    return lines
+    return kept
 
 
 def build_messages(
     task: ReasoningTask, count_tokens: Callable[[str], int], budget: int
-) -> tuple[list[dict[str, str]], int]:
+) -> tuple[list[dict[str, str]], list[str]]:
     """Chat messages for ``task`` whose user turn fits ``budget`` tokens.
 
     Args:
@@ -97,7 +97,7 @@ def build_messages(
             answer's tokens and the chat template's overhead).
 
     Returns:
-        ``[system, user]`` messages and the number of evidence items kept.
+        ``[system, user]`` messages and the ids of the evidence items they show.
     """
     head = f"{_patient(task)}\n\nCandidates:\n{_candidates(task)}\n\nEvidence:\n"
     tail = (
@@ -105,6 +105,7 @@ def build_messages(
         "If the evidence does not support any, choose none and give a low confidence."
     )
     fixed = count_tokens(SYSTEM) + count_tokens(head) + count_tokens(tail)
-    lines = select_evidence(task, count_tokens, max(0, budget - fixed))
-    user = head + ("\n".join(lines) or "(no evidence found)") + tail
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}], len(lines)
+    kept = select_evidence(task, count_tokens, max(0, budget - fixed))
+    user = head + ("\n".join(line for _, line in kept) or "(no evidence found)") + tail
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return messages, [evidence_id for evidence_id, _ in kept]

@@ -127,9 +127,8 @@ class Reasoner:
 
     def prompt(self, task: ReasoningTask) -> tuple[str, set[str]]:
         """The prompt text (ending with the answer prefix) and the evidence ids it shows."""
-        messages, _ = build_messages(task, self.model.count_tokens, self._budget())
-        shown = {e.id for e in task.evidence if f"[{e.id}]" in messages[1]["content"]}
-        return self.model.prompt_text(messages, ANSWER_PREFIX), shown
+        messages, shown = build_messages(task, self.model.count_tokens, self._budget())
+        return self.model.prompt_text(messages, ANSWER_PREFIX), set(shown)
 
     def _encode(self, text: str) -> torch.Tensor:
         ids = self.model.tokenizer(text, add_special_tokens=False, return_tensors="pt")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.hardware import cuda_available, fast_bf16
+from kedrec_agent.packages import installed_file
 
 if TYPE_CHECKING:
     import torch
@@ -61,14 +62,11 @@ def packaged_gguf() -> Path:
         "or set KEDREC_MODEL to a local LLaMA checkpoint folder."
     )
     try:
-        dist = importlib.metadata.distribution(GGUF_PACKAGE)
+        path = installed_file(GGUF_PACKAGE, ".gguf")
     except importlib.metadata.PackageNotFoundError as exc:
         raise ConfigError(f"The model package {GGUF_PACKAGE} is not installed. {hint}") from exc
-    for entry in dist.files or ():
-        if str(entry).endswith(".gguf"):
-            path = Path(str(dist.locate_file(entry)))
-            if path.is_file():
-                return path
+    if path is not None:
+        return path
     raise ConfigError(f"The package {GGUF_PACKAGE} holds no GGUF model file. {hint}")
 
 

@@ -112,7 +112,7 @@ def tiny(tiny_dir: Path) -> ReasoningModel:
 def test_prompt_lists_patient_candidates_and_evidence() -> None:
     messages, kept = build_messages(_task(), _words, budget=10_000)
     user = messages[1]["content"]
-    assert kept == 4 and messages[0]["role"] == "system"
+    assert len(kept) == 4 and messages[0]["role"] == "system"
     assert "54-year-old female" in user and "Chronic myeloid leukemia (MESH:D015464)" in user
     assert "- DB00619: Imatinib" in user and "[E2] (PMID:1001)" in user
     assert PROMPT_VERSION == "reason-v1"
@@ -122,7 +122,7 @@ def test_evidence_is_budgeted_by_priority_and_shared_between_candidates() -> Non
     full, _ = build_messages(_task(evidence=8), _words, budget=10_000)
     cost = _words(full[0]["content"]) + _words(full[1]["content"])
     small, kept = build_messages(_task(evidence=8), _words, budget=cost - 40)
-    assert 0 < kept < 8
+    assert 0 < len(kept) < 8
     user = small[1]["content"]
     assert "[E1]" in user and "[E2]" in user  # each candidate's best item survives
     assert _words(small[0]["content"]) + _words(user) <= cost - 40
@@ -132,7 +132,7 @@ def test_long_evidence_items_are_cut() -> None:
     task = _task(evidence=1)
     task.evidence[0].text = "word " * 1000
     messages, kept = build_messages(task, _words, budget=10_000)
-    assert kept == 1 and _words(messages[1]["content"]) < 200
+    assert len(kept) == 1 and _words(messages[1]["content"]) < 200
 
 
 # --- answers --------------------------------------------------------------------------

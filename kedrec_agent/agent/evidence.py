@@ -8,15 +8,22 @@ input, so answers and traces can be checked against them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from kedrec_agent.kg.evidence import KGEvidence
-from kedrec_agent.kg.models import Entity
+from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
 
 
 def _label(entity: Entity) -> str:
     return entity.label or entity.local_id
+
+
+def _relation(edge: Edge) -> str:
+    """``treats`` of ``DRUGBANK::treats::Compound:Disease``, in words."""
+    name = edge.relation.split("::")[1] if "::" in edge.relation else edge.relation
+    return name.replace("_", " ")
 
 
 def reasoning_task(
@@ -36,7 +43,7 @@ def reasoning_task(
         max_choices: how many drugs the answer may choose.
     """
     candidates: list[Candidate] = []
-    items: list[Evidence] = []
+    found: list[tuple[Literal["kg", "literature"], str, str, float, str | None]] = []
     for cand in kg.candidates:
         drug_id = cand.drug.local_id
         if cand.already_taking or drug_id in {c.id for c in candidates}:
@@ -44,44 +51,31 @@ def reasoning_task(
         drug = _label(cand.drug)
         condition = names.get(cand.condition, cand.condition)
         candidates.append(Candidate(id=drug_id, name=drug))
-        for edge in cand.edges:
-            relation = edge.relation.split("::")[1] if "::" in edge.relation else edge.relation
-            items.append(
-                Evidence(
-                    id="",
-                    kind="kg",
-                    text=f"{drug} {relation.replace('_', ' ')} {condition} ({edge.relation}).",
-                    drugs=[drug_id],
-                    priority=3.0,
-                )
+        found += [
+            ("kg", drug_id, f"{drug} {_relation(e)} {condition} ({e.relation}).", 3.0, None)
+            for e in cand.edges
+        ]
+        found += [
+            (
+                "kg",
+                drug_id,
+                f"{drug} acts on the gene {_label(p.gene)}, which is associated with "
+                f"{_label(p.disease)} (path score {p.score:.2f}).",
+                2.0 + p.score,
+                None,
             )
-        for path in cand.paths:
-            items.append(
-                Evidence(
-                    id="",
-                    kind="kg",
-                    text=(
-                        f"{drug} acts on the gene {_label(path.gene)}, which is associated "
-                        f"with {_label(path.disease)} (path score {path.score:.2f})."
-                    ),
-                    drugs=[drug_id],
-                    priority=2.0 + path.score,
-                )
-            )
-        for hit in literature.get(drug_id, ()):
-            title = f"{hit.title}: " if hit.title else ""
-            items.append(
-                Evidence(
-                    id="",
-                    kind="literature",
-                    citation=hit.citation,
-                    text=f"{title}{hit.snippet}",
-                    drugs=[drug_id],
-                    priority=1.0 + hit.score,
-                )
-            )
-    for number, item in enumerate(items, start=1):
-        item.id = f"E{number}"
+            for p in cand.paths
+        ]
+        found += [
+            ("literature", drug_id, f"{h.title}: {h.snippet}" if h.title else h.snippet,
+             1.0 + h.score, h.citation)
+            for h in literature.get(drug_id, ())
+        ]  # fmt: skip
+    items = [
+        Evidence(id=f"E{n}", kind=kind, drugs=[drug_id], text=text, priority=priority,
+                 citation=citation)
+        for n, (kind, drug_id, text, priority, citation) in enumerate(found, start=1)
+    ]  # fmt: skip
     return ReasoningTask(
         patient=patient, candidates=candidates, evidence=items, max_choices=max_choices
     )

@@ -102,7 +102,7 @@ def literature_evidence(state: State, runtime: Runtime[Context]) -> dict[str, An
             found[drug] = [h.model_dump() for h in hits]
     except KedrecError as exc:
         log.warning("literature unavailable: %s", type(exc).__name__)
-        return {"literature": found, "notes": [*state.notes, f"Literature unavailable: {exc}"]}
+        return {"literature": found, "notes": [f"Literature unavailable: {exc}"]}
     return {"literature": found}
 
 
@@ -141,7 +141,6 @@ def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
     if recommendation.choices and recommendation.confidence < context.min_confidence:
         update["notes"] = [
-            *state.notes,
             f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f}): "
             "treat these as options to check against the evidence, not as a recommendation.",
         ]
@@ -170,5 +169,5 @@ def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "warnings": [w.model_dump() for w in warnings],
     }
     if recommendation.choices and not checked.choices:
-        update["notes"] = [*state.notes, "Every recommended drug was withheld for safety."]
+        update["notes"] = ["Every recommended drug was withheld for safety."]
     return update

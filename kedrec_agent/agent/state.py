@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 
 @dataclass
@@ -42,8 +43,9 @@ class OutputState:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     """Safety findings (allergy and duplicate-therapy vetoes, interactions), never dropped."""
 
-    notes: list[str] = field(default_factory=list)
-    """What the reader should know about this answer (e.g. a store that was unavailable)."""
+    notes: Annotated[list[str], operator.add] = field(default_factory=list)
+    """What the reader should know about this answer (e.g. a store that was unavailable);
+    each node returns only its own notes, which are appended."""
 
     abstained: bool = False
     """True when the graph could not answer; ``reason`` says why."""

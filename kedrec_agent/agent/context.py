@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,9 @@ class Context:
     paths_per_drug: int = 3
     """Drug -> gene -> disease paths kept per candidate."""
 
+    literature: bool = True
+    """Search the literature for each candidate (off: KG evidence only)."""
+
     literature_k: int = 2
     """Literature passages kept per candidate (drug, condition) pair."""
 
@@ -22,7 +26,14 @@ class Context:
     """Drugs the reasoning model may recommend."""
 
     min_confidence: float = 0.3
-    """Below this, the answer is flagged as low confidence (options to check, not advice)."""
+    """Below this, the answer is low confidence: see ``low_confidence``."""
+
+    low_confidence: Literal["flag", "abstain"] = "flag"
+    """``flag``: answer, marked as options to check; ``abstain``: no answer."""
+
+    review: bool = False
+    """Pause before the answer for a clinician's approve / edit / reject (needs a
+    checkpointer; resume with ``Command(resume={"action": "approve"})``)."""
 
     exclusions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """(DrugBank id, disease id) pairs hidden from the knowledge graph (evaluation masking)."""

@@ -1,7 +1,9 @@
 """The LangGraph state machine.
 
-Patient text -> link -> KG evidence -> literature -> reasoning -> safety. Any stage may
-abstain with a reason; the graph then ends.
+link -> kg_evidence -> literature -> reason -> safety -> [review] -> answer. A stage that
+cannot go on sets ``abstained`` with a reason and the run goes straight to ``answer``, which
+always builds the versioned result. ``review`` (an ``interrupt`` for a clinician) runs only
+when ``Context.review`` is on, and needs a checkpointer.
 """
 
 from __future__ import annotations
@@ -9,38 +11,57 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer
 
 from kedrec_agent.agent import nodes
 from kedrec_agent.agent.context import Context
 from kedrec_agent.agent.state import InputState, OutputState, State
 
 
-def _after_link(state: State) -> str:
-    return END if state.abstained else "kg_evidence"
+def _next_unless_abstained(step: str) -> Any:
+    def route(state: State) -> str:
+        return "answer" if state.abstained else step
+
+    route.__name__ = f"to_{step}"
+    return route
 
 
-def _after_kg(state: State) -> str:
-    return END if state.abstained else "literature"
+def _after_safety(state: State, runtime: Runtime[Context]) -> str:
+    context = runtime.context or Context()
+    return "review" if context.review and not state.abstained else "answer"
 
 
-def _after_reason(state: State) -> str:
-    return END if state.abstained else "safety"
+def build_graph(checkpointer: Checkpointer = None) -> Any:
+    """Compile the agent graph.
 
-
-def build_graph() -> Any:
-    """Compile the agent graph (no checkpointer: LangGraph Studio / the server adds one)."""
+    Args:
+        checkpointer: where runs are saved (needed for review / interrupts). None for
+            LangGraph Studio and the API server, which bring their own.
+    """
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("link", nodes.link)
-    builder.add_node("kg_evidence", nodes.kg_evidence)
-    builder.add_node("literature", nodes.literature_evidence)
-    builder.add_node("reason", nodes.reason)
-    builder.add_node("safety", nodes.safety)
+    for node in (
+        nodes.link,
+        nodes.kg_evidence,
+        nodes.literature,
+        nodes.reason,
+        nodes.safety,
+        nodes.review,
+        nodes.answer,
+    ):
+        builder.add_node(node.__name__, node)
     builder.add_edge(START, "link")
-    builder.add_conditional_edges("link", _after_link, ["kg_evidence", END])
-    builder.add_conditional_edges("kg_evidence", _after_kg, ["literature", END])
+    builder.add_conditional_edges(
+        "link", _next_unless_abstained("kg_evidence"), ["kg_evidence", "answer"]
+    )
+    builder.add_conditional_edges(
+        "kg_evidence", _next_unless_abstained("literature"), ["literature", "answer"]
+    )
     builder.add_edge("literature", "reason")
-    builder.add_conditional_edges("reason", _after_reason, ["safety", END])
-    builder.add_edge("safety", END)
-    return builder.compile(name="kedrec")
+    builder.add_conditional_edges("reason", _next_unless_abstained("safety"), ["safety", "answer"])
+    builder.add_conditional_edges("safety", _after_safety, ["review", "answer"])
+    builder.add_edge("review", "answer")
+    builder.add_edge("answer", END)
+    return builder.compile(name="kedrec", checkpointer=checkpointer)

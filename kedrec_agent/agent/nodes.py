@@ -1,29 +1,68 @@
-"""Graph nodes: plain functions of (state, runtime), each testable without the graph."""
+"""Graph nodes: plain functions of (state, runtime), each testable without the graph.
+
+Every node is wrapped by :func:`stage`, which adds its duration to ``state.timings`` and
+reports its start and end on the ``custom`` stream.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from pydantic import ValidationError
 
+from kedrec_agent.agent.answer import build_result, data_version
 from kedrec_agent.agent.context import Context
 from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.agent.patient import link_patient
+from kedrec_agent.agent.result import Review
 from kedrec_agent.agent.state import State
 from kedrec_agent.errors import KedrecError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
 from kedrec_agent.literature.search import Hit, LiteratureSearch
+from kedrec_agent.patients.model import PatientInput, validation_message
 from kedrec_agent.reasoning.answer import fallback
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import load_model
 from kedrec_agent.reasoning.schema import PatientSummary, Recommendation
-from kedrec_agent.safety.checks import check_recommendation
+from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
 
 log = logging.getLogger(__name__)
+
+class Node(Protocol):
+    """A graph node: ``(state, runtime) -> state update``."""
+
+    __name__: str
+
+    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]: ...
+
+
+def stage(node: Node) -> Node:
+    """Time ``node`` into ``timings`` and report it on the custom stream."""
+    name = node.__name__
+
+    @functools.wraps(node)
+    def timed(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        runtime.stream_writer({"stage": name, "status": "started"})
+        started = time.perf_counter()
+        update = node(state, runtime)
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        runtime.stream_writer({"stage": name, "status": "done", "ms": ms})
+        return {**update, "timings": {name: ms}}
+
+    return timed
+
+
+def _abstain(reason: str, **update: Any) -> dict[str, Any]:
+    return {"abstained": True, "reason": reason, **update}
 
 
 @cache
@@ -32,30 +71,62 @@ def knowledge_graph() -> KnowledgeGraph:
     return KnowledgeGraph.from_settings()
 
 
+@cache
+def literature_search() -> LiteratureSearch:
+    """The process-wide literature search, opened once (a failed open is retried)."""
+    return LiteratureSearch.from_settings()
+
+
+def _patient(state: State) -> PatientInput:
+    data = dict(state.record)
+    if state.patient:
+        data["text"] = f"{data.get('text') or ''}\n{state.patient}".strip()
+    return PatientInput.model_validate(data)
+
+
+@stage
 def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Extract conditions, medications and allergies from the patient text."""
+    """Resolve the patient's conditions, medications, allergies, age and sex."""
     try:
-        mentions = get_linker().extract(state.patient)
+        linked = link_patient(get_linker(), _patient(state))
+    except ValidationError as exc:
+        return _abstain(validation_message(exc))
     except KedrecError as exc:
-        return {"abstained": True, "reason": str(exc)}
-    conditions = [m.entity.canonical for m in mentions.conditions if not m.negated]
-    if not conditions:
-        return {
-            "abstained": True,
-            "reason": "No condition could be recognised in the patient description; "
-            "please name the diagnosis (e.g. 'type 2 diabetes').",
-        }
-    return {
-        "age": mentions.age,
-        "sex": mentions.sex,
-        "conditions": list(dict.fromkeys(conditions)),
-        "medications": list(
-            dict.fromkeys(m.entity.id for m in mentions.medications if not m.negated)
-        ),
-        "allergies": list(dict.fromkeys(m.entity.id for m in mentions.allergies if not m.negated)),
+        return _abstain(str(exc))
+    notes: list[str] = []
+    warnings: list[dict[str, Any]] = []
+    for what, value, problem in linked.unlinked:
+        if what == "conditions":
+            notes.append(f"Condition {value!r} was not recognised ({problem}).")
+        else:
+            checked = "interactions" if what == "medications" else "allergy conflicts"
+            warnings.append(
+                SafetyWarning(
+                    kind="unchecked",
+                    severity="warning",
+                    message=f"{what[:-1].capitalize()} {value!r} was not recognised, so its "
+                    f"{checked} were not checked ({problem}).",
+                ).model_dump()
+            )
+    update: dict[str, Any] = {
+        "age": linked.age,
+        "sex": linked.sex,
+        "conditions": linked.conditions,
+        "medications": linked.medications,
+        "allergies": linked.allergies,
+        "notes": notes,
+        "warnings": warnings,
     }
+    if not linked.conditions:
+        return _abstain(
+            "No condition could be recognised in the patient description; please name the "
+            "diagnosis (e.g. 'type 2 diabetes').",
+            **update,
+        )
+    return update
 
 
+@stage
 def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Candidate drugs, mechanism paths and interactions from the knowledge graph."""
     context = runtime.context or Context()
@@ -71,25 +142,26 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             paths_per_drug=context.paths_per_drug,
         )
     except KedrecError as exc:
-        return {"abstained": True, "reason": f"Knowledge graph unavailable: {exc}"}
+        return _abstain(f"Knowledge graph unavailable: {exc}")
     if not evidence.candidates:
-        return {
-            "abstained": True,
-            "reason": "The knowledge graph has no candidate drug for the recognised conditions.",
-            "evidence": evidence.model_dump(),
-        }
-    return {"evidence": evidence.model_dump(), "abstained": False, "reason": ""}
+        return _abstain(
+            "The knowledge graph has no candidate drug for the recognised conditions.",
+            evidence=evidence.model_dump(),
+        )
+    if all(c.already_taking for c in evidence.candidates):
+        return _abstain(
+            "The patient already takes every candidate drug the graph proposes.",
+            evidence=evidence.model_dump(),
+        )
+    return {"evidence": evidence.model_dump()}
 
 
-@cache
-def literature_search() -> LiteratureSearch:
-    """The process-wide literature search, opened once (a failed open is retried)."""
-    return LiteratureSearch.from_settings()
-
-
-def literature_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+@stage
+def literature(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Passages about each candidate and its condition; without them if the store is down."""
     context = runtime.context or Context()
+    if not context.literature:
+        return {"notes": ["Literature search was switched off for this run."]}
     evidence = KGEvidence.model_validate(state.evidence)
     found: dict[str, Any] = {}
     try:
@@ -111,15 +183,14 @@ def _labels(ids: list[str]) -> list[str]:
     return [f"{linker.name_of(i) or i} ({i})" for i in ids]
 
 
+@stage
 def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """The reasoning model's checked choice among the candidates, citing the evidence."""
+    """The reasoning model's checked choice among the candidates, citing the evidence.
+
+    Its answer streams as ``{"token": …}`` items on the custom stream.
+    """
     context = runtime.context or Context()
     evidence = KGEvidence.model_validate(state.evidence)
-    if all(c.already_taking for c in evidence.candidates):
-        return {
-            "abstained": True,
-            "reason": "The patient already takes every candidate drug the graph proposes.",
-        }
     linker = get_linker()
     patient = PatientSummary(
         conditions=_labels(state.conditions),
@@ -131,22 +202,36 @@ def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
     names = {c: linker.name_of(c) or c for c in state.conditions}
     task = reasoning_task(patient, evidence, hits, names, max_choices=context.max_choices)
+    model_info: dict[str, Any] = {"model": None, "adapter": None}
     try:
-        recommendation = Reasoner(load_model()).recommend(task)
+        model = load_model()
+        model_info = {
+            "model": f"{model.path.name} ({str(model.dtype).removeprefix('torch.')}, "
+            f"{model.quantization})",
+            "adapter": model.adapter.name if model.adapter else None,
+        }
+        recommendation = Reasoner(model).recommend(
+            task, on_text=lambda text: runtime.stream_writer({"token": text})
+        )
     except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
         recommendation = fallback(task, f"the reasoning model is unavailable: {exc}")
     update: dict[str, Any] = {
         "recommendation": recommendation.model_dump(),
         "reasoning_evidence": [e.model_dump() for e in task.evidence],
+        "model": model_info,
     }
     if recommendation.choices and recommendation.confidence < context.min_confidence:
+        low = f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f})"
+        if context.low_confidence == "abstain":
+            return _abstain(f"{low}: the evidence does not support a recommendation.", **update)
+        update["low_confidence"] = True
         update["notes"] = [
-            f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f}): "
-            "treat these as options to check against the evidence, not as a recommendation.",
+            f"{low}: treat these as options to check against the evidence, not as a recommendation."
         ]
     return update
 
 
+@stage
 def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Withhold drugs the patient is allergic to or already takes; warn of interactions."""
     recommendation = Recommendation.model_validate(state.recommendation)
@@ -164,10 +249,58 @@ def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         get_linker().name_of,
         classes,
     )
-    update: dict[str, Any] = {
+    update = {
         "recommendation": checked.model_dump(),
         "warnings": [w.model_dump() for w in warnings],
     }
     if recommendation.choices and not checked.choices:
-        update["notes"] = ["Every recommended drug was withheld for safety."]
+        return _abstain("Every recommended drug was withheld for safety.", **update)
     return update
+
+
+REVIEW_QUESTION = (
+    'Review the recommendation: resume with {"action": "approve"}, {"action": "edit", '
+    '"drop": ["DB…"], "note": "…"} or {"action": "reject", "note": "why"}.'
+)
+
+
+@stage
+def review(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Pause for a clinician (LangGraph ``interrupt``); apply their approve / edit / reject.
+
+    An invalid decision asks again, saying what was wrong.
+    """
+    payload: dict[str, Any] = {
+        "question": REVIEW_QUESTION,
+        "recommendation": state.recommendation,
+        "warnings": state.warnings,
+    }
+    while True:
+        answer = interrupt(payload)
+        try:
+            decision = Review.model_validate(answer)
+            break
+        except ValidationError as exc:
+            payload = {**payload, "error": validation_message(exc, "The review decision")}
+    update: dict[str, Any] = {"review": decision.model_dump()}
+    who = decision.reviewer or "the reviewer"
+    if decision.action == "reject":
+        return _abstain(f"Rejected by {who}: {decision.note or 'no reason given'}", **update)
+    if decision.action == "edit":
+        recommendation = Recommendation.model_validate(state.recommendation)
+        kept = [c for c in recommendation.choices if c.drug_id not in set(decision.drop)]
+        update["recommendation"] = recommendation.model_copy(update={"choices": kept}).model_dump()
+        update["notes"] = [f"Edited by {who}: removed {', '.join(decision.drop) or 'nothing'}."]
+        if not kept:
+            return _abstain(f"{who.capitalize()} removed every recommended drug.", **update)
+    if decision.note:
+        update["notes"] = [*update.get("notes", []), f"Reviewer's note: {decision.note}"]
+    return update
+
+
+@stage
+def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The versioned answer (``result``), built from whatever stage the run ended at."""
+    decision = Review.model_validate(state.review) if state.review else None
+    result = build_result(state, get_linker().name_of, decision, data_version())
+    return {"result": result.model_dump()}

@@ -7,20 +7,36 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 
+def merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Reducer: later keys win (each node adds its own timing)."""
+    return {**left, **right}
+
+
 @dataclass
 class InputState:
-    """What a caller sends: a free-text patient description."""
+    """What a caller sends: free text, a structured record, or both."""
 
     patient: str = ""
     """Free text, e.g. '68-year-old man with type 2 diabetes on warfarin'."""
 
+    record: dict[str, Any] = field(default_factory=dict)
+    """Structured fields (``kedrec_agent.patients.PatientInput`` without ``text``):
+    conditions, medications, allergies (names or codes), age, sex."""
+
 
 @dataclass
 class OutputState:
-    """What the graph returns."""
+    """What the graph returns.
+
+    ``result`` is the versioned answer; the rest is the working evidence, kept for
+    debugging (LangGraph Studio) and evaluation.
+    """
+
+    result: dict[str, Any] = field(default_factory=dict)
+    """The answer (see ``kedrec_agent.agent.result.AgentResult``)."""
 
     conditions: list[str] = field(default_factory=list)
-    """Canonical disease ids linked from the patient text."""
+    """Canonical disease ids linked from the patient."""
 
     medications: list[str] = field(default_factory=list)
     """DrugBank ids of current medications."""
@@ -40,8 +56,8 @@ class OutputState:
     reasoning_evidence: list[dict[str, Any]] = field(default_factory=list)
     """The numbered evidence items (``E1``…) the recommendation cites."""
 
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    """Safety findings (allergy and duplicate-therapy vetoes, interactions), never dropped."""
+    warnings: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
+    """Safety findings (vetoes, interactions, unchecked medications), never dropped."""
 
     notes: Annotated[list[str], operator.add] = field(default_factory=list)
     """What the reader should know about this answer (e.g. a store that was unavailable);
@@ -59,3 +75,14 @@ class State(InputState, OutputState):
 
     age: int | None = None
     sex: str | None = None
+    timings: Annotated[dict[str, float], merge] = field(default_factory=dict)
+    """Milliseconds per stage."""
+
+    low_confidence: bool = False
+    """The model's confidence is below ``Context.min_confidence``."""
+
+    model: dict[str, Any] = field(default_factory=dict)
+    """Which model answered (path, dtype, quantization, adapter), set by the reason node."""
+
+    review: dict[str, Any] = field(default_factory=dict)
+    """The reviewer's decision, when review is on."""

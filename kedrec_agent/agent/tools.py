@@ -1,8 +1,8 @@
 """The whole agent as one LangChain tool, for clinical-assistant chatbots.
 
 The chat model gets a short text (safety warnings first, then the recommended drugs with
-their rationale and citations, or why there is none); the full graph output is the
-tool message's artifact.
+their rationale and citations, or why there is none); the versioned answer
+(:class:`~kedrec_agent.agent.result.AgentResult`, as JSON) is the tool message's artifact.
 
 Example:
     >>> from kedrec_agent import kedrec_tool  # doctest: +SKIP
@@ -17,8 +17,9 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.result import DISCLAIMER, AgentResult
 from kedrec_agent.errors import KedrecError
+from kedrec_agent.patients.model import MAX_TEXT_CHARS, Item
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ DESCRIPTION = (
     "Recommend drugs for a patient, with the evidence behind each (knowledge-graph facts "
     "and PubMed / ClinicalTrials.gov citations) and safety warnings (interactions with "
     "current medications, allergy conflicts, duplicate therapy). Input: a free-text patient "
-    "description naming the conditions, current medications, allergies, age and sex. "
+    "description naming the conditions, current medications, allergies, age and sex, and/or "
+    "the same as structured fields (names or codes: MeSH, DOID, ICD-9, DrugBank). "
     "Decision support for a clinician only, not a prescription: relay the warnings first "
     "and never present the result as an order."
 )
@@ -38,42 +40,41 @@ class KedrecInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     patient: str = Field(
-        min_length=1,
-        max_length=20_000,
+        default="",
+        max_length=MAX_TEXT_CHARS,
         description="free-text patient description, e.g. '68-year-old man with type 2 "
         "diabetes and hypertension on warfarin, allergic to penicillin'",
     )
+    conditions: list[Item] = Field(default_factory=list, description="diagnoses (names/codes)")
+    medications: list[Item] = Field(default_factory=list, description="current medications")
+    allergies: list[Item] = Field(default_factory=list, description="drug allergies")
+    age: int | None = Field(default=None, ge=0, le=130)
+    sex: Literal["female", "male"] | None = None
     top_k: int = Field(default=5, ge=1, le=20, description="candidate drugs per condition")
 
 
-def summarize(result: dict[str, Any]) -> str:
-    """Concise, LLM-readable text of a graph result: warnings first, then the choices."""
-    lines = ["Decision support for a clinician, not a prescription."]
+def summarize(result: AgentResult) -> str:
+    """Concise, LLM-readable text of an answer: warnings first, then the choices."""
+    lines = [DISCLAIMER]
     lines += [
-        f"{'WITHHELD' if w['severity'] == 'veto' else 'WARNING'}: {w['message']}"
-        for w in result.get("warnings", [])
+        f"{'WITHHELD' if w.severity == 'veto' else 'WARNING'}: {w.message}" for w in result.warnings
     ]
-    lines += [f"Note: {note}" for note in result.get("notes", [])]
-    if result.get("abstained"):
-        return "\n".join([*lines, f"No recommendation: {result.get('reason', '')}"])
-    rec = result.get("recommendation") or {}
-    items = {e["id"]: e for e in result.get("reasoning_evidence", [])}
-    if not rec.get("choices"):
-        lines.append("No drug is recommended: the evidence does not support one.")
-    for rank, choice in enumerate(rec.get("choices", []), start=1):
-        cites = [items.get(e, {}).get("citation") or f"KG:{e}" for e in choice["evidence_ids"]]
+    lines += [f"Note: {note}" for note in result.notes]
+    if result.abstained:
+        return "\n".join([*lines, f"No recommendation: {result.reason}"])
+    for drug in result.recommendations:
+        cites = [e.citation or f"KG:{e.id}" for e in drug.evidence]
         lines.append(
-            f"{rank}. {choice['drug_name']} ({choice['drug_id']}): {choice['rationale']} "
+            f"{drug.rank}. {drug.name} ({drug.drug_id}): {drug.rationale} "
             f"[{', '.join(cites) or 'no citation'}]"
         )
-    if rec:
-        how = "ranked by evidence (model answer unusable)" if rec.get("fallback") else "model"
-        lines.append(f"Confidence {rec.get('confidence', 0):.2f} ({how}).")
+    how = "ranked by evidence (model answer unusable)" if result.fallback else "model"
+    lines.append(f"Confidence {result.confidence or 0:.2f} ({how}).")
     return "\n".join(lines)
 
 
 class KedrecTool(BaseTool):
-    """LangChain tool running the KEDRec graph on a patient description.
+    """LangChain tool running the KEDRec graph on a patient.
 
     Args:
         graph: a compiled graph to run (default: the package's graph, built on first use).
@@ -92,14 +93,13 @@ class KedrecTool(BaseTool):
         super().__init__(**kwargs)
         self._graph = graph
 
-    def _run(self, patient: str, top_k: int = 5) -> tuple[str, dict[str, Any]]:
-        if self._graph is None:
-            from kedrec_agent.agent.graph import build_graph
+    def _run(self, top_k: int = 5, **patient: Any) -> tuple[str, dict[str, Any]]:
+        from kedrec_agent.api import recommend
 
-            self._graph = build_graph()
+        fields = {"text": patient.pop("patient", ""), **patient}
         try:
-            result = self._graph.invoke({"patient": patient}, context=Context(top_k=top_k))
+            result = recommend(fields, graph=self._graph, top_k=top_k)
         except KedrecError as exc:
             log.warning("kedrec tool failed: %s", type(exc).__name__)
             return f"KEDRec could not answer: {exc}", {"error": str(exc)}
-        return summarize(result), dict(result)
+        return summarize(result), result.model_dump()

@@ -26,8 +26,12 @@ A dictionary approach, no network and no model:
   with no terminating word ("but", "has", "with", another cue...) in between, marks the
   mention ``negated``. "NKDA", "no known (drug) allergies", "allergies: none" set
   ``no_known_allergies``.
-* **Family history.** Names after "family history", "mother", "father"... in the same
-  sentence (up to a terminating word) are about someone else and are left out.
+* **Family history and requests.** Names after "family history", "mother", "father"...
+  in the same sentence (up to a terminating word) are about someone else; names after a
+  request ("recommend", "suggest", "consider", "switch to"...) are proposals, not the
+  patient's treatment: drugs there are left out (a note saying "recommend imatinib" must
+  not make imatinib a current medication), diseases are kept ("should we start metformin
+  for her diabetes").
 * **Duplicates.** One mention per entity and bucket: the first affirmed one (else the
   first).
 
@@ -159,6 +163,16 @@ _PHRASES: dict[str, tuple[str, ...]] = {
         r"maternal",
         r"paternal",
     ),
+    "request": (
+        r"recommend(?:s|ed|ing|ation)?",
+        r"suggest(?:s|ed|ing|ion)?",
+        r"propos(?:e|es|ed|ing)",
+        r"consider(?:s|ed|ing)?",
+        r"prescribe",
+        r"switch(?:ing)?\s+(?:him|her|them|the\s+patient\s+)?to",
+        r"should\s+(?:i|we|he|she|they|the\s+patient)\s+(?:start|take|try|use|get|receive)",
+        r"what\s+about",
+    ),
     "allergy": (
         r"allergic\s+(?:reactions?\s+)?to",
         r"allerg(?:y|ies)\s+to",
@@ -232,7 +246,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
 }
 # One alternation, categories in this order, so the leftmost-longest phrase wins
 # ("no known drug allergies" is NKDA, not a negation; "treated with" is a medication cue).
-_CUE_ORDER = ("nkda", "pseudo", "negation", "family", "allergy", "medication", "condition")
+_CUE_ORDER = (
+    *("nkda", "pseudo", "negation", "family", "request", "allergy", "medication", "condition"),
+)
 _CUES = re.compile(
     r"(?<![\w/])(?:"
     + "|".join(f"(?P<{cat}>{'|'.join(_PHRASES[cat])})" for cat in (*_CUE_ORDER, "terminator"))
@@ -327,6 +343,7 @@ class NameMatch:
         entries: the index entries it may stand for, best first (at least one).
         negated: governed by a negation cue.
         family: about a relative (family history).
+        requested: after a request cue ("recommend X"): a proposal, not a fact.
         context: the last allergy / medication / condition cue in scope, if any.
     """
 
@@ -336,6 +353,7 @@ class NameMatch:
     entries: tuple[Entry, ...]
     negated: bool
     family: bool
+    requested: bool
     context: str | None
 
 
@@ -406,15 +424,24 @@ class _Context:
         for other in cues:
             if other.start < cue.end or other.start >= position:
                 continue
-            if other.category in ("pseudo", "nkda", "family"):
+            if other.category in ("pseudo", "nkda", "family", "request"):
                 continue
             gap = _WORDS.findall(self.text[cue.end : other.start].lower())
             if any(word not in _FILLER for word in gap):
                 return True
         return False
 
-    def describe(self, start: int) -> tuple[bool, bool, str | None]:
-        """(negated, family, context cue) of a name starting at ``start``."""
+    def _governed(self, start: int, category: str, cues: list[_Cue]) -> bool:
+        """Whether the last ``category`` cue before ``start`` still governs it."""
+        found = [c for c in cues if c.category == category]
+        if not found:
+            return False
+        cue = found[-1]
+        later = [c for c in cues if c.start > cue.start and c.category != "negation"]
+        return not self._terminated(cue, start, later)
+
+    def describe(self, start: int) -> tuple[bool, bool, bool, str | None]:
+        """(negated, family, requested, context cue) of a name starting at ``start``."""
         cues = self._before(start)
         context = next((c.category for c in reversed(cues) if c.category in _CONTEXT_CUES), None)
         negated = False
@@ -424,13 +451,9 @@ class _Context:
             words = len(_WORDS.findall(self.text[cue.end : start]))
             later = [c for c in cues if c.start > cue.start]
             negated = words <= NEGATION_WINDOW and not self._terminated(cue, start, later)
-        family = False
-        relatives = [c for c in cues if c.category == "family"]
-        if relatives:
-            cue = relatives[-1]
-            later = [c for c in cues if c.start > cue.start and c.category != "negation"]
-            family = not self._terminated(cue, start, later)
-        return negated, family, context
+        family = self._governed(start, "family", cues)
+        requested = self._governed(start, "request", cues)
+        return negated, family, requested, context
 
 
 def _generic(key: str) -> bool:
@@ -497,10 +520,10 @@ def find_names(
                 if e.kind in kinds and _usable(e, key, surface, common)
             )
             if entries:
-                negated, family, cue = context.describe(start)
+                negated, family, requested, cue = context.describe(start)
                 if _ALLERGY_AFTER.match(text, end):
                     cue = "allergy"  # "penicillin allergy", "sulfa intolerance"
-                match = NameMatch(start, end, key, entries, negated, family, cue)
+                match = NameMatch(start, end, key, entries, negated, family, requested, cue)
                 i += width
                 break
         if match is None:
@@ -585,6 +608,8 @@ def extract_mentions(linker: Linker, note: str) -> PatientMentions:
         if chosen is None:
             continue
         bucket, entry = chosen
+        if match.requested and bucket == "medications":
+            continue  # "recommend imatinib": a proposal, not a current medication
         entity = linker.entity(entry.id, entry.kind, entry.name, 100.0)
         surface = note[match.start : match.end]
         mention = Mention(surface, match.start, match.end, entity, match.negated)

@@ -18,8 +18,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +97,24 @@ class _StopWhenJsonCloses:
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+@functools.cache
+def _streamer_class() -> type:
+    from transformers import TextStreamer
+
+    class CallbackStreamer(TextStreamer):  # type: ignore[misc]
+        """Hands each decoded piece of the answer (not the prompt) to a callback."""
+
+        def __init__(self, tokenizer: Any, callback: Callable[[str], None]) -> None:
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self.callback = callback
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                self.callback(text)
+
+    return CallbackStreamer
+
+
 @dataclass
 class Timings:
     """Where the time of the last call went (seconds, tokens)."""
@@ -135,10 +155,17 @@ class Reasoner:
         tensor: torch.Tensor = ids["input_ids"].to(self.model.device)
         return tensor
 
-    def generate(self, prompt: str, max_choices: int = 10) -> str:
+    def generate(
+        self, prompt: str, max_choices: int = 10, on_text: Callable[[str], None] | None = None
+    ) -> str:
         """Greedy continuation of ``prompt``.
 
         Stops when the JSON closes, holds ``max_choices`` choices, or at the token limit.
+
+        Args:
+            prompt: the prompt text (see :meth:`prompt`).
+            max_choices: stop once this many choices are complete.
+            on_text: called with each newly decoded piece of the answer, as it is written.
         """
         import torch
         from transformers import StoppingCriteriaList
@@ -157,6 +184,9 @@ class Reasoner:
                 cache_implementation=CACHE,
                 stopping_criteria=StoppingCriteriaList([stop]),
                 pad_token_id=self.model.tokenizer.pad_token_id,
+                streamer=None
+                if on_text is None
+                else _streamer_class()(self.model.tokenizer, on_text),
             )
         new = output[0, input_ids.shape[1] :]
         self.last = Timings(
@@ -166,11 +196,16 @@ class Reasoner:
         )
         return str(self.model.tokenizer.decode(new, skip_special_tokens=True))
 
-    def recommend(self, task: ReasoningTask) -> Recommendation:
-        """The model's checked choice(s) for ``task``; the evidence ranking if unusable."""
+    def recommend(
+        self, task: ReasoningTask, on_text: Callable[[str], None] | None = None
+    ) -> Recommendation:
+        """The model's checked choice(s) for ``task``; the evidence ranking if unusable.
+
+        ``on_text`` receives the raw answer as it is generated (for streaming).
+        """
         try:
             prompt, shown = self.prompt(task)
-            text = self.generate(prompt, task.max_choices)
+            text = self.generate(prompt, task.max_choices, on_text)
         except Exception as exc:  # a model failure must not crash the graph
             log.warning("reasoning model failed: %s", type(exc).__name__)
             return fallback(task, f"the model failed ({type(exc).__name__})")

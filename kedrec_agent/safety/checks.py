@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kedrec_agent.kg.models import Interaction
 from kedrec_agent.reasoning.schema import Recommendation
@@ -26,9 +26,11 @@ from kedrec_agent.safety.classes import DrugClasses
 class SafetyWarning(BaseModel):
     """One safety finding about a recommended drug."""
 
-    kind: Literal["allergy", "duplicate", "interaction"]
+    kind: Literal["allergy", "duplicate", "interaction", "unchecked"]
     severity: Literal["veto", "warning"]
-    drug_id: str
+    drug_id: str | None = Field(
+        default=None, description="the drug concerned; None for an unrecognised medication"
+    )
     message: str
 
 

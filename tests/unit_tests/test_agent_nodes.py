@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from langgraph.runtime import Runtime
 
 from kedrec_agent.agent import nodes
 from kedrec_agent.agent.context import Context
@@ -37,7 +38,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, context: Context) -> dict[str, Any]:
 
     monkeypatch.setattr(nodes, "load_model", no_model)
     monkeypatch.setattr(nodes, "get_linker", lambda: SimpleNamespace(name_of=lambda i: None))
-    return nodes.reason(_state(), SimpleNamespace(context=context))  # type: ignore[arg-type]
+    return nodes.reason(_state(), Runtime(context=context))
 
 
 def test_missing_model_falls_back_and_low_confidence_is_flagged(
@@ -50,3 +51,4 @@ def test_missing_model_falls_back_and_low_confidence_is_flagged(
     assert update["reasoning_evidence"][0]["id"] == "E1"
     assert any(note.startswith("Low confidence (0.20 < 0.30)") for note in update["notes"])
     assert "notes" not in _run(monkeypatch, Context(min_confidence=0.1))
+    assert update["timings"]["reason"] >= 0

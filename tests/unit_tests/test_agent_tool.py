@@ -6,28 +6,36 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 
+from kedrec_agent.agent.result import AgentResult, DrugRecommendation, Versions
 from kedrec_agent.agent.tools import KedrecTool
 from kedrec_agent.errors import StoreUnavailableError
+from kedrec_agent.reasoning.schema import Evidence
+from kedrec_agent.safety.checks import SafetyWarning
 
-RESULT: dict[str, Any] = {
-    "abstained": False,
-    "warnings": [
-        {"kind": "allergy", "severity": "veto", "drug_id": "DB01060",
-         "message": "Amoxicillin is withheld: the patient is allergic to Penicillins."},
-        {"kind": "interaction", "severity": "warning", "drug_id": "DB00722",
-         "message": "Lisinopril may increase the effect of Warfarin."},
+EVIDENCE = [
+    Evidence(id="E1", kind="kg", text="Lisinopril treats hypertension.", drugs=["DB00722"]),
+    Evidence(id="E2", kind="literature", text="A trial.", drugs=["DB00722"], citation="PMID:1"),
+]
+RESULT = AgentResult(
+    abstained=False,
+    warnings=[
+        SafetyWarning(kind="allergy", severity="veto", drug_id="DB01060",
+                      message="Amoxicillin is withheld: the patient is allergic to Penicillins."),
+        SafetyWarning(kind="interaction", severity="warning", drug_id="DB00722",
+                      message="Lisinopril may increase the effect of Warfarin."),
     ],
-    "recommendation": {
-        "choices": [{"drug_id": "DB00722", "drug_name": "Lisinopril", "rationale": "Lowers BP.",
-                     "evidence_ids": ["E1", "E2"], "grounded": True}],
-        "confidence": 0.7, "fallback": False,
-    },
-    "reasoning_evidence": [{"id": "E1", "citation": None}, {"id": "E2", "citation": "PMID:1"}],
-}  # fmt: skip
+    recommendations=[
+        DrugRecommendation(rank=1, drug_id="DB00722", name="Lisinopril", score=1.0,
+                           rationale="Lowers BP.", grounded=True, evidence=EVIDENCE),
+    ],
+    confidence=0.7,
+    versions=Versions(package="0", prompt="p", model="m", data="d"),
+)  # fmt: skip
+ABSTAINED = AgentResult(abstained=True, reason="No condition.", versions=RESULT.versions)
 
 
 class _Graph:
-    def __init__(self, result: dict[str, Any] | Exception) -> None:
+    def __init__(self, result: AgentResult | Exception) -> None:
         self.result = result
         self.calls: list[tuple[dict[str, Any], Any]] = []
 
@@ -35,7 +43,7 @@ class _Graph:
         self.calls.append((state, context))
         if isinstance(self.result, Exception):
             raise self.result
-        return self.result
+        return {"result": self.result.model_dump()}
 
 
 def _call(tool: KedrecTool, args: dict[str, Any]) -> ToolMessage:
@@ -51,22 +59,40 @@ def test_text_puts_warnings_first_and_cites_evidence() -> None:
     assert lines[0].startswith("Decision support for a clinician, not a prescription")
     assert lines[1].startswith("WITHHELD: Amoxicillin") and lines[2].startswith("WARNING:")
     assert "1. Lisinopril (DB00722): Lowers BP. [KG:E1, PMID:1]" in lines
-    assert message.artifact["recommendation"]["choices"][0]["drug_id"] == "DB00722"
-    assert graph.calls[0][0] == {"patient": "hypertension on warfarin"}
+    assert message.artifact["recommendations"][0]["drug_id"] == "DB00722"
+    assert graph.calls[0][0] == {"patient": "hypertension on warfarin", "record": {}}
     assert graph.calls[0][1].top_k == 3
 
 
 def test_abstention_and_store_failure_are_answers_not_crashes() -> None:
-    abstained = _call(KedrecTool(graph=_Graph({"abstained": True, "reason": "No condition."})),
-                      {"patient": "feels fine"})  # fmt: skip
+    abstained = _call(KedrecTool(graph=_Graph(ABSTAINED)), {"patient": "feels fine"})
     assert "No recommendation: No condition." in str(abstained.content)
     down = _call(KedrecTool(graph=_Graph(StoreUnavailableError("Postgres at x:5432 is down"))),
                  {"patient": "hypertension"})  # fmt: skip
     assert "could not answer" in str(down.content) and "error" in down.artifact
 
 
+def test_structured_arguments_reach_the_graph() -> None:
+    graph = _Graph(RESULT)
+    args = {"conditions": ["DOID:9352"], "medications": ["warfarin"], "age": 70, "sex": "male"}
+    _call(KedrecTool(graph=graph), args)
+    assert graph.calls[0][0] == {
+        "patient": "",
+        "record": {"conditions": ["DOID:9352"], "medications": ["warfarin"], "age": 70,
+                   "sex": "male"},
+    }  # fmt: skip
+
+
 def test_bad_arguments_become_a_message() -> None:
     graph = _Graph(RESULT)
-    for args in ({"patient": ""}, {"patient": "x", "top_k": 99}, {"patient": "x", "drop": 1}):
+    bad: list[dict[str, Any]] = [
+        {"patient": ""},
+        {},
+        {"patient": "x", "top_k": 99},
+        {"patient": "x", "drop": 1},
+        {"conditions": ["x"], "age": -1},
+        {"conditions": [""]},
+    ]
+    for args in bad:
         message = _call(KedrecTool(graph=graph), args)
         assert message.content and not graph.calls

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent clean-stores
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,10 @@ $(VENV)/.bench: $(VENV)/.installed
 bench-llm: setup $(VENV)/.bench
 	$(BIN)/python bench/llm.py
 
-bench: bench-kg bench-lit bench-llm
+bench-agent: setup
+	$(BIN)/python bench/agent.py
+
+bench: bench-kg bench-lit bench-llm bench-agent
 
 clean-stores:
 	rm -rf .kedrec

@@ -24,6 +24,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
          ("PubMedQA", "BC5CDR", "hybrid", "search without embedding", "recall@10")),
         ("llm.py", ["--quick"], 600,
          ("prefill", "decode", "recommend p50", "log-likelihood scoring", "llama.cpp")),
+        ("agent.py", ["--quick"], 600,
+         ("cold first request", "end to end: p50", "first streamed token", "stage reason",
+          "concurrent: 4 requests in one process, 0 errors")),
     ],
 )  # fmt: skip
 def test_benchmark_small_form(

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kedrec_agent import __version__
 from kedrec_agent.config import get_settings
@@ -291,96 +292,115 @@ def link(
         out.print(f"{c.score:5.1f}  {c.kind:9} {c.id:14} {c.name}  (matched {c.matched!r})")
 
 
+def _patient_source(
+    text: str | None, patient_file: Path | None, mimic: int | None, synthea: str | None
+) -> Any:
+    given = [x is not None for x in (text, patient_file, mimic, synthea)]
+    if sum(given) != 1:
+        raise InvalidInputError(
+            "Describe one patient: a text argument, --patient-file, --mimic or --synthea."
+        )
+    from kedrec_agent import patients
+
+    if patient_file is not None:
+        return patients.load_patient(patient_file)
+    if mimic is not None:
+        return patients.from_mimic(mimic)
+    if synthea is not None:
+        return patients.from_synthea(synthea)
+    return text
+
+
 @app.command()
 @_friendly
 def ask(
-    patient: Annotated[str, typer.Argument(help="Free-text patient description.")],
+    patient: Annotated[
+        str | None, typer.Argument(help="Free-text patient description.", show_default=False)
+    ] = None,
+    patient_file: Annotated[
+        Path | None,
+        typer.Option(help="A .json (structured fields or FHIR R4 Bundle) or .txt patient."),
+    ] = None,
+    mimic: Annotated[int | None, typer.Option(help="A MIMIC-III admission id (HADM_ID).")] = None,
+    synthea: Annotated[str | None, typer.Option(help="A Synthea patient id.")] = None,
     json_: JsonFlag = False,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Candidates per condition.")] = 5,
+    literature: Annotated[
+        bool, typer.Option(help="Search the literature for each candidate.")
+    ] = True,
 ) -> None:
-    """Run the agent on a patient description: evidence, then the model's cited choice."""
-    from kedrec_agent.agent.context import Context
-    from kedrec_agent.agent.graph import build_graph
+    """Recommend drugs for a patient, with cited evidence and safety warnings.
 
-    result = build_graph().invoke({"patient": patient}, context=Context(top_k=top_k))
+    Example: kedrec ask "68-year-old with type 2 diabetes and hypertension, on warfarin"
+    """
+    from kedrec_agent.agent.result import AgentResult
+    from kedrec_agent.api import default_graph, graph_input, make_context
+
+    inputs = graph_input(_patient_source(patient, patient_file, mimic, synthea))
+    context = make_context(top_k=top_k, literature=literature)
     if json_:
-        out.print_json(json.dumps(result, default=str))
+        output = default_graph().invoke(inputs, context=context)
+        out.print_json(json.dumps(output["result"]))
         return
-    _print_evidence(result)
-    _print_recommendation(result)
+    final: dict[str, Any] = {}
+    answer = ""
+    with out.status("link…") as status:
+        for mode, chunk in default_graph().stream(
+            inputs, context=context, stream_mode=["custom", "values"]
+        ):
+            if mode == "values":
+                final = chunk
+            elif "token" in chunk:  # the model's answer as it is written, on the status line
+                answer = (answer + chunk["token"]).replace("\n", " ")
+                status.update(f"reason… [dim]{escape(answer[-70:])}[/dim]")
+            elif chunk["status"] == "started":
+                status.update(f"{chunk['stage'].replace('_', ' ')}…")
+            else:
+                out.print(f"[green]✓[/green] {chunk['stage']} ({chunk['ms']:.0f} ms)")
+    _print_result(AgentResult.model_validate(final["result"]))
 
 
-def _print_recommendation(result: dict[str, Any]) -> None:
-    rec = result.get("recommendation") or {}
-    if not rec:
-        return
-    out.rule("Recommendation — decision support for a clinician, not a prescription")
-    for warning in result.get("warnings", []):  # safety first, never dropped
-        label = "WITHHELD" if warning["severity"] == "veto" else "INTERACTION WARNING"
-        out.print(f"[bold red]{label}[/bold red] {warning['message']}", highlight=False)
-    for note in result.get("notes", []):
-        out.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
-    if rec.get("fallback"):
-        out.print(f"[yellow]Model answer unusable ({rec.get('problem')}); ranked by evidence.")
-    if not rec.get("choices"):
-        out.print("[yellow]No drug is recommended: the evidence does not support one.[/yellow]")
-    items = {e["id"]: e for e in result.get("reasoning_evidence", [])}
-    for rank, choice in enumerate(rec.get("choices", []), start=1):
-        out.print(
-            f"{rank}. [bold]{choice['drug_name']}[/bold] ({choice['drug_id']}): "
-            f"{choice['rationale']}",
-            highlight=False,
-        )
-        for eid in choice["evidence_ids"]:
-            item = items.get(eid, {})
-            source = item.get("citation") or "knowledge graph"
-            out.print(f"    [{eid}] {source}: {item.get('text', '')[:160]}", highlight=False)
-    out.print(f"confidence {rec.get('confidence', 0):.2f}; prompt {rec.get('prompt_version')}")
-
-
-def _print_evidence(result: dict[str, Any]) -> None:
-    out.rule("KEDRec — knowledge-graph evidence (decision support, not a prescription)")
-    if result.get("abstained"):
-        out.print(f"[yellow]No recommendation:[/yellow] {result.get('reason', '')}")
+def _print_result(result: Any) -> None:
+    out.rule("KEDRec — decision support for a clinician, not a prescription")
+    for warning in result.warnings:  # safety first, never dropped
+        label = {"veto": "WITHHELD", "warning": "WARNING"}[warning.severity]
+        out.print(f"[bold red]{label}[/bold red] {escape(warning.message)}", highlight=False)
+    for note in result.notes:
+        out.print(f"[yellow]Note:[/yellow] {escape(note)}", highlight=False)
+    p = result.patient
     out.print(
-        f"conditions: {', '.join(result.get('conditions', [])) or '-'}; current medications: "
-        f"{', '.join(result.get('medications', [])) or '-'}; allergies: "
-        f"{', '.join(result.get('allergies', [])) or '-'}",
+        "patient: "
+        + "; ".join(
+            f"{what}: {', '.join(e.name for e in items) or '-'}"
+            for what, items in (
+                ("conditions", p.conditions),
+                ("medications", p.medications),
+                ("allergies", p.allergies),
+            )
+        ),
         highlight=False,
     )
-    evidence = result.get("evidence") or {}
-    # already_taking candidates are among the medications, so these are all current drugs.
-    current = {f"Compound::{m}" for m in result.get("medications", [])}
-    pairs: dict[frozenset[str], dict[str, Any]] = {}
-    for inter in evidence.get("interactions", []):  # one line per pair, described one first
-        pairs.setdefault(frozenset((inter["drug_a"]["id"], inter["drug_b"]["id"])), inter)
-    among_candidates = 0
-    for pair, inter in pairs.items():
-        if not pair & current and current:
-            among_candidates += 1
-            continue
-        a, b = inter["drug_a"]["label"], inter["drug_b"]["label"]
-        what = inter.get("description") or f"{a} interacts with {b}"
-        out.print(f"[bold red]INTERACTION WARNING[/bold red] {what}", highlight=False)
-    if among_candidates:
-        out.print(f"{among_candidates} interacting pair(s) among the candidates (see --json)")
-    for cand in evidence.get("candidates", []):
-        drug = cand["drug"]
-        flag = " [yellow](already taking)[/yellow]" if cand["already_taking"] else ""
+    if result.abstained:
+        out.print(f"[bold yellow]No recommendation:[/bold yellow] {escape(result.reason)}")
+        return
+    references: dict[str, int] = {}
+    for drug in result.recommendations:
+        cites = [references.setdefault(e.id, len(references) + 1) for e in drug.evidence]
         out.print(
-            f"[bold]{drug['label']}[/bold] ({drug['id'].partition('::')[2]}) "
-            f"for {cand['condition']} via {cand['via']}{flag}",
+            f"{drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, evidence score "
+            f"{drug.score:.2f}): {escape(drug.rationale)} "
+            + escape("".join(f"[{n}]" for n in cites)),
             highlight=False,
         )
-        for edge in cand["edges"][:3]:
-            out.print(f"    fact: {edge['head']} --{edge['relation']}--> {edge['tail']}")
-        for path in cand["paths"]:
-            out.print(
-                f"    path: {drug['label']} -> {path['gene']['label']} -> "
-                f"{path['disease']['label'] or path['disease']['id']} (score {path['score']})",
-                highlight=False,
-            )
-
-
-if __name__ == "__main__":
-    app()
+    items = {e.id: e for d in result.recommendations for e in d.evidence}
+    for eid, number in references.items():
+        item = items[eid]
+        source = item.citation or "knowledge graph"
+        out.print(f"  [{number}] {source}: {item.text[:200]}", highlight=False, markup=False)
+    how = "ranked by evidence: the model's answer was unusable" if result.fallback else "model"
+    out.print(
+        f"confidence {result.confidence or 0:.2f} ({how}"
+        f"{', LOW' if result.low_confidence else ''}); model {result.versions.model}; "
+        f"data {result.versions.data}",
+        highlight=False,
+    )

@@ -77,7 +77,7 @@ def build_result(
             rationale=choice.rationale,
             grounded=choice.grounded,
             evidence=[by_id[i] for i in choice.evidence_ids if i in by_id],
-            warnings=[w for w in warnings if w.drug_id == choice.drug_id],
+            warnings=[w for w in warnings if choice.drug_id in (w.drug_id, w.other_id)],
         )
         for rank, choice in enumerate(rec.choices if rec and not state.abstained else [], 1)
     ]

@@ -32,6 +32,9 @@ class SafetyWarning(BaseModel):
         default=None, description="the drug concerned; None for an unrecognised medication"
     )
     message: str
+    other_id: str | None = Field(
+        default=None, description="the other drug of an interaction (current or recommended)"
+    )
 
 
 def _allergy(
@@ -93,24 +96,44 @@ def check_recommendation(
                     message=f"{choice.drug_name} is withheld: the patient already takes it.",
                 )
             )
-        others = (set(medications) | chosen) - {choice.drug_id}
-        for inter in interactions:
-            pair = {inter.drug_a.local_id, inter.drug_b.local_id}
-            if choice.drug_id in pair and pair & others:
-                other = (pair - {choice.drug_id}).pop()
-                message = inter.description or (
-                    f"{choice.drug_name} interacts with {name_of(other) or other}."
-                )
-                warnings.append(
-                    SafetyWarning(
-                        kind="interaction",
-                        severity="warning",
-                        drug_id=choice.drug_id,
-                        message=message,
-                    )
-                )
         warnings += vetoes
         if not vetoes:
             kept.append(choice)
-    unique = list({(w.drug_id, w.message): w for w in warnings}.values())
-    return recommendation.model_copy(update={"choices": kept}), unique
+    checked = recommendation.model_copy(update={"choices": kept})
+    return checked, _interactions(checked, medications, interactions, name_of) + warnings
+
+
+def _interactions(
+    recommendation: Recommendation,
+    medications: Sequence[str],
+    interactions: Sequence[Interaction],
+    name_of: Callable[[str], str | None],
+) -> list[SafetyWarning]:
+    """One warning per interacting pair, DrugBank's description where it has one.
+
+    Pairs with a current medication come first, then pairs of recommended drugs.
+    """
+    chosen = {c.drug_id: c.drug_name for c in recommendation.choices}
+    found: dict[frozenset[str], SafetyWarning] = {}
+    described: set[frozenset[str]] = set()
+    for drug_id, drug in chosen.items():
+        others = (set(medications) | set(chosen)) - {drug_id}
+        for inter in interactions:
+            pair = frozenset((inter.drug_a.local_id, inter.drug_b.local_id))
+            if drug_id not in pair or not pair & others or pair in described:
+                continue
+            if pair in found and not inter.description:
+                continue
+            other = next(iter(pair - {drug_id}))
+            both = "" if other in medications else " (both are recommended)"
+            message = inter.description or f"{drug} interacts with {name_of(other) or other}."
+            found[pair] = SafetyWarning(
+                kind="interaction",
+                severity="warning",
+                drug_id=drug_id,
+                other_id=other,
+                message=message + both,
+            )
+            if inter.description:
+                described.add(pair)
+    return sorted(found.values(), key=lambda w: w.other_id not in medications)

@@ -109,7 +109,7 @@ def test_graph_answers_sample_patient_with_kg_evidence() -> None:
 
     note = "68-year-old man with type 2 diabetes and hypertension on warfarin"
     result = graph.invoke({"patient": note})
-    assert not result["abstained"], result["reason"]
+    assert not result["result"]["abstained"], result["result"]["reason"]
     candidates = result["evidence"]["candidates"]
     conditions = {c["condition"] for c in candidates}
     assert conditions == {"MESH:D003924", "MESH:D006973"}
@@ -129,6 +129,26 @@ def test_graph_answers_sample_patient_with_kg_evidence() -> None:
     assert all(set(c["evidence_ids"]) <= set(items) for c in rec["choices"])
     assert any(e["citation"] for e in items.values()), "literature passages are cited evidence"
     assert all(set(hits) <= offered for hits in [result["literature"]])
+
+
+def test_ask_prints_warnings_first_then_cited_drugs() -> None:
+    note = "58-year-old woman with hypertension on warfarin"
+    result = runner.invoke(app, ["ask", note])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    answer = text[text.index("decision support for a clinician") :]
+    assert answer.index("WARNING") < answer.index("1. ")  # interactions with warfarin first
+    assert "✓ reason" in text and "[1]" in answer
+    as_json = runner.invoke(app, ["ask", note, "--json", "--no-literature"])
+    data = json.loads(as_json.stdout)
+    assert data["schema_version"] == "kedrec.recommendation/1"
+    assert "Literature search was switched off for this run." in data["notes"]
+
+
+def test_ask_needs_exactly_one_patient() -> None:
+    for args in (["ask"], ["ask", "gout", "--mimic", "1"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "Describe one patient" in result.stderr
 
 
 def test_graph_abstains_without_a_condition() -> None:

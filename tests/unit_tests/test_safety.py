@@ -67,3 +67,29 @@ def test_duplicate_therapy_is_withheld_and_interactions_warn() -> None:
     assert kinds == {("interaction", "warning", "DB00722"), ("duplicate", "veto", "DB01060")}
     unrelated, none = _check(_rec("DB00722"), [], [], [ddi])  # warfarin not taken: no warning
     assert unrelated.choices and not none
+
+
+def _ddi(a: str, b: str, description: str | None = None) -> Interaction:
+    return Interaction(
+        drug_a=Entity(id=f"Compound::{a}", label=NAMES[a]),
+        drug_b=Entity(id=f"Compound::{b}", label=NAMES[b]),
+        relation="DRUGBANK::ddi-interactor-in::Compound:Compound",
+        description=description,
+    )
+
+
+def test_one_warning_per_pair_described_first_current_medications_first() -> None:
+    ddis = [
+        _ddi("DB00722", "DB00415"),  # two recommended drugs, both directions
+        _ddi("DB00415", "DB00722", "Ampicillin may decrease the effect of Lisinopril."),
+        _ddi("DB00415", "DB00722"),
+        _ddi("DB00415", "DB00682"),  # a recommended drug and a current medication
+    ]
+    kept, warnings = _check(_rec("DB00722", "DB00415"), ["DB00682"], [], ddis)
+    assert [(w.drug_id, w.other_id, w.message) for w in warnings] == [
+        ("DB00415", "DB00682", "Ampicillin interacts with Warfarin."),
+        ("DB00722", "DB00415",
+         "Ampicillin may decrease the effect of Lisinopril. (both are recommended)"),
+    ]  # fmt: skip
+    withheld, only = _check(_rec("DB00722", "DB00415"), ["DB00682"], ["DB00415"], ddis)
+    assert [w.kind for w in only] == ["allergy"]  # a withheld drug's interactions are moot

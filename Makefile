@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
+DEMO_SYNTHEA ?= 0827b1b3-0fc6-23d4-d524-e8c168e51d06
+DEMO_MIMIC ?= 100375
 
 .PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent clean-stores
 
@@ -29,8 +31,11 @@ install: $(VENV)/.installed
 setup: install
 	$(BIN)/kedrec setup
 
+# Three patients end to end: free text, a Synthea patient, a MIMIC-III demo admission.
 demo: setup
 	$(BIN)/kedrec ask "$(PATIENT)"
+	$(BIN)/kedrec ask --synthea $(DEMO_SYNTHEA)
+	$(BIN)/kedrec ask --mimic $(DEMO_MIMIC)
 
 lint: install
 	$(BIN)/ruff check .

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -87,9 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"agent benchmark: {len(notes) - 1} dev-split patients, {concurrent} concurrent")
 
     cold, _, stages, _ = run_one(notes[0])
-    print(
-        f"cold first request (linker and KG open): {cold:.2f} s ({', '.join(f'{k} {v:.0f} ms' for k, v in stages.items())})"
-    )
+    per = ", ".join(f"{k} {v:.0f} ms" for k, v in stages.items())
+    print(f"cold first request (linker and KG open): {cold:.2f} s ({per})")
 
     totals, firsts, abstained, fallbacks = [], [], 0, 0
     per_stage: dict[str, list[float]] = {s: [] for s in STAGES}

@@ -37,12 +37,14 @@ from kedrec_agent.safety.classes import DrugClasses
 
 log = logging.getLogger(__name__)
 
+
 class Node(Protocol):
     """A graph node: ``(state, runtime) -> state update``."""
 
     __name__: str
 
-    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]: ...
+    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """The state update."""
 
 
 def stage(node: Node) -> Node:

@@ -17,7 +17,9 @@ MESH_TREE_NUMBERS = "names/mesh_tree_numbers.tsv"
 MESH_SYMPTOMS = "names/mesh_symptoms.tsv"
 HETIONET_NODES = "names/hetionet_nodes.tsv"
 DISEASE_NAME_TO_MESH = "names/disease_name_to_mesh.tsv"
-ICD9_DIAGNOSES = "patients/mimic3_demo/D_ICD_DIAGNOSES.csv"
+MIMIC_DEMO_DIR = "patients/mimic3_demo"
+SYNTHEA_DIR = "patients/synthea_us_111"
+ICD9_DIAGNOSES = f"{MIMIC_DEMO_DIR}/D_ICD_DIAGNOSES.csv"
 
 BC5CDR_DIR = "literature/bc5cdr"
 LITERATURE_FILES = (

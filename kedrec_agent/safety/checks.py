@@ -80,7 +80,6 @@ def check_recommendation(
     """
     warnings: list[SafetyWarning] = []
     kept = []
-    chosen = {c.drug_id for c in recommendation.choices}
     for choice in recommendation.choices:
         vetoes = [
             SafetyWarning(kind="allergy", severity="veto", drug_id=choice.drug_id, message=m)

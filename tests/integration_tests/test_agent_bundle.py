@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +17,10 @@ from kedrec_agent.agent.graph import build_graph
 from kedrec_agent.api import arecommend, default_graph, graph_input, recommend, recommend_batch
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
+from kedrec_agent.patients import PatientInput, from_fhir, from_mimic, from_synthea
 
 pytestmark = pytest.mark.integration
+FHIR = Path(__file__).parents[1] / "fixtures" / "patients" / "fhir_r4_bundle.json"
 
 NOTE = "58-year-old woman with hypertension on lisinopril, allergic to penicillin."
 INJECTIONS = (
@@ -105,7 +109,8 @@ def test_review_with_the_postgres_checkpointer_resumes_in_a_new_connection(
     config: Any = {"configurable": {"thread_id": f"test-{uuid.uuid4()}"}}
     context = Context(review=True)
     with postgres_checkpointer() as saver:
-        paused = build_graph(checkpointer=saver).invoke(graph_input("gout"), config, context=context)
+        graph = build_graph(checkpointer=saver)
+        paused = graph.invoke(graph_input("gout"), config, context=context)
     assert paused["__interrupt__"] and "result" not in paused
     with postgres_checkpointer() as saver:
         done = build_graph(checkpointer=saver).invoke(
@@ -113,3 +118,22 @@ def test_review_with_the_postgres_checkpointer_resumes_in_a_new_connection(
         )
     assert done["result"]["review"]["action"] == "approve"
     assert not done["result"]["abstained"] and done["result"]["recommendations"]
+
+
+@pytest.mark.parametrize(
+    "patient",
+    [
+        pytest.param(lambda: from_synthea("0827b1b3-0fc6-23d4-d524-e8c168e51d06"), id="synthea"),
+        pytest.param(lambda: from_mimic(100375), id="mimic"),
+        pytest.param(lambda: from_fhir(FHIR.read_text()), id="fhir"),
+    ],
+)
+def test_demo_records_get_cited_recommendations(
+    bundle_settings: Settings, patient: Callable[[], PatientInput]
+) -> None:
+    record = patient()
+    result = recommend(record)
+    assert not result.abstained, result.reason
+    assert result.patient.conditions and result.recommendations
+    for drug in result.recommendations:
+        assert drug.evidence and all(drug.drug_id in e.drugs for e in drug.evidence)

@@ -142,7 +142,8 @@ def test_review_pauses_and_resumes_with_edit_after_an_invalid_decision(graph: An
     assert f"Edited by Dr A: removed {drop}." in result.notes
     rejected = build_graph(checkpointer=InMemorySaver())
     rejected.invoke({"patient": NOTE}, config, context=context)
-    out = rejected.invoke(Command(resume={"action": "reject", "note": "x"}), config, context=context)
+    reject: Command[Any] = Command(resume={"action": "reject", "note": "x"})
+    out = rejected.invoke(reject, config, context=context)
     assert out["result"]["abstained"] and out["result"]["reason"] == "Rejected by the reviewer: x"
 
 
@@ -159,9 +160,7 @@ def test_stages_stream_in_order(graph: Any) -> None:
     assert custom[0] == {"stage": "link", "status": "started"}
 
 
-def test_logs_never_contain_the_patient_text(
-    graph: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_logs_never_contain_the_patient_text(graph: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "Zorblatt"
     _run(graph, {"patient": f"Mr {secret}, 54, type 2 diabetes, on warfarin"})

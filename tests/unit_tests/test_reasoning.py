@@ -219,7 +219,7 @@ def test_recommend_with_a_random_model_never_crashes(tiny: ReasoningModel) -> No
 def test_model_failure_falls_back(tiny: ReasoningModel, monkeypatch: pytest.MonkeyPatch) -> None:
     reasoner = Reasoner(tiny)
 
-    def broken(prompt: str, max_choices: int = 10) -> str:
+    def broken(prompt: str, max_choices: int = 10, on_text: object = None) -> str:
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(reasoner, "generate", broken)

@@ -7,7 +7,7 @@ PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, al
 DEMO_SYNTHEA ?= 0827b1b3-0fc6-23d4-d524-e8c168e51d06
 DEMO_MIMIC ?= 100375
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve clean-stores
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ demo: setup
 	$(BIN)/kedrec ask "$(PATIENT)"
 	$(BIN)/kedrec ask --synthea $(DEMO_SYNTHEA)
 	$(BIN)/kedrec ask --mimic $(DEMO_MIMIC)
+
+# LangGraph API server + Studio on localhost, offline: no analytics, version check or tracing.
+serve: setup
+	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true LANGSMITH_TRACING=false \
+		$(BIN)/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port 2024
 
 lint: install
 	$(BIN)/ruff check .

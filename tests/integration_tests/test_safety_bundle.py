@@ -37,9 +37,10 @@ def test_penicillin_allergy_withholds_penicillins_only(bundle_settings: Settings
 def test_graph_reports_safety_findings_and_keeps_no_vetoed_drug() -> None:
     from graphs.kedrec import graph
 
-    result = graph.invoke({"patient": "55-year-old man with hypertension on lisinopril"})
+    output = graph.invoke({"patient": "55-year-old man with hypertension on lisinopril"})
+    result = output["result"]
     assert not result["abstained"], result["reason"]
     vetoed = {w["drug_id"] for w in result["warnings"] if w["severity"] == "veto"}
-    chosen = {c["drug_id"] for c in result["recommendation"]["choices"]}
+    chosen = {r["drug_id"] for r in result["recommendations"]}
     assert not vetoed & chosen
     assert "DB00722" not in chosen  # lisinopril is taken already: never recommended again

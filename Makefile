@@ -23,7 +23,7 @@ $(VENV)/.models: $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.models
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,train]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -404,3 +404,17 @@ def _print_result(result: Any) -> None:
         f"data {result.versions.data}",
         highlight=False,
     )
+
+
+def _add_plugins() -> None:
+    """Sub-commands other packages register (entry point group ``kedrec.cli``), e.g. train."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="kedrec.cli"):
+        try:
+            app.add_typer(entry.load(), name=entry.name)
+        except ImportError as exc:  # a plugin whose extra is not installed
+            logging.getLogger(__name__).debug("kedrec %s unavailable: %s", entry.name, exc)
+
+
+_add_plugins()

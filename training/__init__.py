@@ -1,4 +1,4 @@
-"""Training package (teacher traces -> LoRA adapter). Imports kedrec_agent, never the reverse.
+"""Training package: expRxRec-style tasks -> teacher traces -> LoRA adapter.
 
-Not implemented yet: see the training issue.
+Imports :mod:`kedrec_agent`, never the reverse. See ``../shared/DESIGN.md``, Training.
 """

@@ -84,3 +84,38 @@ def gather_evidence(
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
     return KGEvidence(candidates=candidates, interactions=interactions)
+
+
+def evidence_for_candidates(
+    kg: KnowledgeGraph,
+    disease_id: str,
+    drug_ids: Sequence[str],
+    *,
+    paths_per_drug: int = 3,
+) -> KGEvidence:
+    """The graph evidence for given candidate drugs of one disease (expRxRec-style tasks).
+
+    Each drug gets the indication edges the graph shows for the pair (none when they are
+    masked by the graph's exclusions) and its best mechanism paths; interactions are
+    checked among the candidates. Candidates keep the given order.
+    """
+    shown: dict[str, CandidateDrug] = {}
+    for row in kg.drugs_for_disease(disease_id):
+        if row.drug.local_id in drug_ids:
+            entry = shown.setdefault(
+                row.drug.local_id,
+                CandidateDrug(drug=row.drug, condition=disease_id, via="indication"),
+            )
+            entry.edges.extend(row.edges)
+    candidates = []
+    for drug_id in dict.fromkeys(drug_ids):
+        entry = shown.get(drug_id) or CandidateDrug(
+            drug=Entity(id=f"Compound::{drug_id}", label=kg.drug_label(drug_id)),
+            condition=disease_id,
+            via="mechanism",
+        )
+        entry.paths = kg.mechanism_paths(drug_id, disease_id, paths_per_drug)
+        candidates.append(entry)
+    drugs = list(dict.fromkeys(drug_ids))[:MAX_INTERACTION_DRUGS]
+    interactions = kg.interactions_among(drugs) if len(drugs) > 1 else []
+    return KGEvidence(candidates=candidates, interactions=interactions)

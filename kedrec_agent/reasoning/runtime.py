@@ -295,6 +295,24 @@ _MODELS: dict[tuple[Path, Path | None, str, str], ReasoningModel] = {}
 _LOCK = threading.Lock()
 
 
+PACKAGED_ADAPTER = Path(__file__).resolve().parents[1] / "adapters" / "smollm2-135m-kedrec"
+"""The distilled LoRA adapter shipped with the package (trained by ``training/``)."""
+
+
+def adapter_path(settings: Settings) -> Path | None:
+    """The adapter to load: ``KEDREC_ADAPTER``, else the packaged one with the default model.
+
+    The packaged adapter was trained on the default base model, so a user's own
+    ``KEDREC_MODEL`` gets none unless ``KEDREC_ADAPTER`` names one.
+    """
+    if settings.adapter is not None:
+        return settings.adapter
+    packaged = (PACKAGED_ADAPTER / "adapter_config.json").is_file()
+    if settings.default_adapter and settings.model is None and packaged:
+        return PACKAGED_ADAPTER
+    return None
+
+
 def load_model(settings: Settings | None = None) -> ReasoningModel:
     """The process-wide model of ``settings`` (loaded, and converted if need be, once).
 
@@ -304,10 +322,18 @@ def load_model(settings: Settings | None = None) -> ReasoningModel:
     settings = settings or get_settings()
     with _LOCK:
         path = model_path(settings)
-        key = (path, settings.adapter, settings.model_dtype, settings.model_quant)
+        key = (path, adapter_path(settings), settings.model_dtype, settings.model_quant)
         if key not in _MODELS:
             _MODELS[key] = _load(path, *key[1:])
         return _MODELS[key]
 
 
-__all__ = ["ReasoningModel", "convert_gguf", "load_model", "model_path", "packaged_gguf"]
+__all__ = [
+    "PACKAGED_ADAPTER",
+    "ReasoningModel",
+    "adapter_path",
+    "convert_gguf",
+    "load_model",
+    "model_path",
+    "packaged_gguf",
+]

@@ -51,3 +51,21 @@ def test_missing_data_dir_and_missing_file_are_named(tmp_path: Path) -> None:
     with pytest.raises(DataMissingError, match=r"missing names/drugbank_vocabulary\.csv"):
         check_bundle(Settings(data_dir=partial, home=tmp_path))
     check_bundle(Settings(data_dir=FIXTURE_BUNDLE, home=tmp_path))  # complete: no error
+
+
+def test_adapter_setting_default_packaged_or_none(tmp_path: Path) -> None:
+    from kedrec_agent.reasoning import runtime
+
+    base = {"KEDREC_DATA_DIR": str(tmp_path), "KEDREC_HOME": str(tmp_path)}
+    default = Settings.from_env(base)
+    off = Settings.from_env({**base, "KEDREC_ADAPTER": "none"})
+    own = Settings.from_env({**base, "KEDREC_ADAPTER": str(tmp_path / "mine")})
+    assert (default.adapter, default.default_adapter) == (None, True)
+    assert (off.adapter, off.default_adapter) == (None, False)
+    assert runtime.adapter_path(off) is None
+    assert runtime.adapter_path(own) == tmp_path / "mine"
+    shipped = (runtime.PACKAGED_ADAPTER / "adapter_config.json").is_file()
+    packaged = runtime.PACKAGED_ADAPTER if shipped else None
+    assert runtime.adapter_path(default) == packaged
+    custom_model = Settings.from_env({**base, "KEDREC_MODEL": str(tmp_path)})
+    assert runtime.adapter_path(custom_model) is None  # trained on the default base only

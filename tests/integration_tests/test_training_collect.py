@@ -1,0 +1,82 @@
+"""Trace collection on the real stores: gold masked, resumable, invalid answers rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kedrec_agent.config import Settings
+from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
+from kedrec_agent.reasoning.runtime import load_model
+from kedrec_agent.reasoning.schema import ReasoningTask
+from training.collect import Sources, collect_traces, visible_task
+from training.schema import Task, TaskCandidate, Trace
+from training.teacher import EvidenceTeacher, answer_json, validate
+
+pytestmark = pytest.mark.integration
+
+CML = "MESH:D015464"
+
+
+def _task(positive: str, others: list[str], kg: KnowledgeGraph) -> Task:
+    indications = {r.drug.local_id for r in kg.drugs_for_disease(CML)}
+    return Task(
+        task_id=f"{CML}|{positive}",
+        split="train",
+        disease=CML,
+        disease_name="Chronic myeloid leukemia",
+        positive=positive,
+        source="drugbank",
+        candidates=[TaskCandidate(id=positive, name="p", negative="positive")]
+        + [TaskCandidate(id=o, name="n", negative="hard") for o in others],
+        exclusions=[(d, e) for d in sorted(indications) for e in (CML, "DOID:8552")],
+    )
+
+
+@pytest.fixture(scope="module")
+def sources(bundle_settings: Settings) -> Sources:
+    from kedrec_agent.literature.search import LiteratureSearch
+
+    return Sources(
+        kg=KnowledgeGraph.from_settings(bundle_settings),
+        literature=LiteratureSearch.from_settings(bundle_settings),
+        model=load_model(bundle_settings),
+    )
+
+
+def test_the_gold_edges_are_invisible_to_the_student(sources: Sources) -> None:
+    task = _task("DB00619", ["DB00945", "DB00331"], sources.kg)
+    visible, shown = visible_task(task, sources)
+    assert visible.candidate_ids() == ["DB00619", "DB00945", "DB00331"]
+    kg_items = [e.text for e in visible.evidence if e.kind == "kg"]
+    assert not any(" treats " in text or "(Hetionet::CtD" in text for text in kg_items)
+    assert set(shown) <= {e.id for e in visible.evidence}
+
+
+def test_collection_writes_valid_traces_resumes_and_rejects(
+    sources: Sources, tmp_path: Path
+) -> None:
+    good = _task("DB00619", ["DB00945", "DB00331"], sources.kg)
+    out = tmp_path / "traces.jsonl"
+    report = collect_traces([good], out, EvidenceTeacher(), sources, progress=False)
+    assert report.written == 1, report.summary()
+    trace = Trace.model_validate_json(out.read_text().splitlines()[0])
+    visible, shown = visible_task(good, sources)
+    assert trace.reasoning_task == visible
+    assert validate(ANSWER_PREFIX + trace.completion, good, visible, shown) is None
+    assert set(trace.evidence_ids) <= set(shown)
+    again = collect_traces([good], out, EvidenceTeacher(), sources, progress=False)
+    assert (again.written, again.skipped_done) == (0, 1)
+
+    class Wrong:
+        name = "wrong"
+
+        def answer(self, task: Task, visible: ReasoningTask, shown: list[str]) -> str:
+            return answer_json(task.candidates[1].id, "no", shown[:1], 0.9)
+
+    bad = _task("DB01254", ["DB00945"], sources.kg)
+    rejected = collect_traces([bad], out, Wrong(), sources, progress=False)
+    assert rejected.written == 0 and sum(rejected.rejected.values()) == 1
+    assert len(out.read_text().splitlines()) == 1

@@ -1,0 +1,213 @@
+"""Collect teacher traces: run the agent's tools on each task, gold masked, then the teacher.
+
+For every task the knowledge graph is masked with the task's exclusions (the gold
+drug-disease edges of the disease and all its DOID/MeSH equivalents, exactly as at
+evaluation), the candidates' KG evidence and literature are gathered, and the reasoning
+prompt is built as the reasoning node builds it. The teacher answers; answers that fail
+:func:`training.teacher.validate` are counted and never written.
+
+Traces are JSONL (:class:`training.schema.Trace`), appended as they come: an interrupted
+run resumes where it stopped (tasks already in the file are skipped).
+
+Example:
+    >>> report = collect_traces(Path("tasks.jsonl"), Path("traces.jsonl"),
+    ...                         EvidenceTeacher())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from kedrec_agent import __version__
+from kedrec_agent.agent.answer import data_version
+from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.errors import InvalidInputError, KedrecError, UnknownEntityError
+from kedrec_agent.kg.evidence import evidence_for_candidates
+from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from kedrec_agent.literature.search import Hit, LiteratureSearch
+from kedrec_agent.reasoning.answer import parse_answer
+from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION
+from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.reasoning.runtime import ReasoningModel
+from kedrec_agent.reasoning.schema import PatientSummary, ReasoningTask
+from training.schema import Task, Trace
+from training.teacher import Teacher, answer_json, validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sources:
+    """Where a task's evidence comes from.
+
+    The graph, the literature (optional), and the model whose tokenizer and context window
+    shape the prompt.
+    """
+
+    kg: KnowledgeGraph
+    literature: LiteratureSearch | None
+    model: ReasoningModel
+    literature_k: int = 2
+    paths_per_drug: int = 3
+
+
+@dataclass
+class CollectReport:
+    """What a collection run did."""
+
+    written: int = 0
+    skipped_done: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """One line per figure, for the CLI."""
+        lines = [f"traces written: {self.written}", f"already collected: {self.skipped_done}"]
+        lines += [f"rejected ({why}): {n}" for why, n in self.rejected.most_common()]
+        return "\n".join(lines)
+
+
+def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]]:
+    """The reasoning task the student sees for ``task`` (gold masked) and the shown ids."""
+    kg = sources.kg.with_exclusions(task.exclusions)
+    ids = [c.id for c in task.candidates]
+    evidence = evidence_for_candidates(kg, task.disease, ids, paths_per_drug=sources.paths_per_drug)
+    hits: dict[str, list[Hit]] = {}
+    if sources.literature is not None:
+        for drug in ids:
+            try:
+                hits[drug] = sources.literature.search_pair(
+                    drug, task.disease, k=sources.literature_k
+                )
+            except UnknownEntityError:  # an id the literature's linker cannot resolve
+                hits[drug] = []
+    patient = PatientSummary(conditions=[f"{task.disease_name} ({task.disease})"])
+    names = {task.disease: task.disease_name}
+    visible = reasoning_task(patient, evidence, hits, names, max_choices=1)
+    # reasoning_task names candidates from the graph's labels; the task's names are the
+    # linker's (the same source as serving's), so use them.
+    named = {c.id: c.name for c in task.candidates}
+    visible.candidates = [c.model_copy(update={"name": named[c.id]}) for c in visible.candidates]
+    _, shown = Reasoner(sources.model).prompt(visible)
+    return visible, sorted(shown, key=lambda i: int(i[1:]))
+
+
+def _canonical(text: str) -> str:
+    """The answer re-serialised in the node's JSON form (first choice only)."""
+    answer = parse_answer(text)
+    assert answer is not None and answer.choices
+    first = answer.choices[0]
+    return answer_json(first.drug, first.rationale, first.evidence, answer.confidence)
+
+
+def trace_for(
+    task: Task, teacher: Teacher, sources: Sources, provenance: dict[str, str]
+) -> Trace | str:
+    """The task's trace, or why the teacher's answer was rejected."""
+    visible, shown = visible_task(task, sources)
+    if not any(task.positive in e.drugs for e in visible.evidence if e.id in shown):
+        return "no visible evidence for the gold drug"
+    text = teacher.answer(task, visible, shown)
+    problem = validate(text, task, visible, shown)
+    if problem is not None:
+        return problem
+    answer = _canonical(text)
+    cited = parse_answer(answer)
+    assert cited is not None
+    return Trace(
+        task_id=task.task_id,
+        positive=task.positive,
+        reasoning_task=visible,
+        completion=answer[len(ANSWER_PREFIX) :],
+        evidence_ids=cited.choices[0].evidence,
+        teacher=teacher.name,
+        prompt_version=PROMPT_VERSION,
+        provenance=provenance,
+    )
+
+
+def _done(path: Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    done = set()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                done.add(json.loads(line)["task_id"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInputError(f"{path}, line {number}: not a trace") from None
+    return done
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file, hex (the data hash recorded in provenance and model cards)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def collect_traces(
+    tasks: Iterable[Task],
+    out: Path,
+    teacher: Teacher,
+    sources: Sources,
+    *,
+    tasks_hash: str = "",
+    workers: int = 2,
+    progress: bool = True,
+) -> CollectReport:
+    """Write a trace per task to ``out`` (appending; tasks already there are skipped).
+
+    Args:
+        tasks: the tasks (see :mod:`training.tasks`).
+        out: the traces JSONL file.
+        teacher: who writes the answers.
+        sources: the graph, literature and model the evidence and prompt come from.
+        tasks_hash: the tasks file's hash, recorded in each trace's provenance.
+        workers: tasks in flight at once (store queries and a chat teacher overlap).
+        progress: show a progress bar.
+    """
+    report = CollectReport()
+    done = _done(out)
+    todo = [t for t in tasks if t.task_id not in done]
+    report.skipped_done = len(done)
+    provenance = {
+        "kedrec_agent": __version__,
+        "data": data_version(),
+        "tasks": tasks_hash,
+        "prompt": PROMPT_VERSION,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+
+    def one(task: Task) -> None:
+        try:
+            result = trace_for(task, teacher, sources, provenance)
+        except KedrecError as exc:
+            result = f"tool error ({type(exc).__name__})"
+        with lock:
+            if isinstance(result, str):
+                report.rejected[result] += 1
+                return
+            handle.write(result.model_dump_json() + "\n")
+            handle.flush()
+            report.written += 1
+
+    with out.open("a") as handle, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        bar = tqdm(total=len(todo), desc="teacher traces", unit="task", disable=not progress)
+        for _ in pool.map(one, todo):
+            bar.update()
+        bar.close()
+    log.info("traces: %d written, %d rejected", report.written, sum(report.rejected.values()))
+    return report

@@ -243,7 +243,17 @@ def _int4(choice: str, device: str, dtype: torch.dtype) -> bool:
     return choice == "int4"
 
 
-def _load(path: Path, adapter: Path | None, dtype_choice: str, quant: str) -> ReasoningModel:
+def load_uncached(
+    path: Path, adapter: Path | None, dtype_choice: str, quant: str
+) -> ReasoningModel:
+    """A fresh model from a checkpoint folder, not shared with the process-wide cache.
+
+    For callers that change the model in place (LoRA training); everyone else uses
+    :func:`load_model`.
+
+    Raises:
+        ConfigError: the model or adapter is missing, corrupt or not LLaMA-architecture.
+    """
     _check_checkpoint(path)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -324,7 +334,7 @@ def load_model(settings: Settings | None = None) -> ReasoningModel:
         path = model_path(settings)
         key = (path, adapter_path(settings), settings.model_dtype, settings.model_quant)
         if key not in _MODELS:
-            _MODELS[key] = _load(path, *key[1:])
+            _MODELS[key] = load_uncached(path, *key[1:])
         return _MODELS[key]
 
 
@@ -334,6 +344,7 @@ __all__ = [
     "adapter_path",
     "convert_gguf",
     "load_model",
+    "load_uncached",
     "model_path",
     "packaged_gguf",
 ]

@@ -96,7 +96,9 @@ def test_cli_unknown_name_exits_2_with_suggestions() -> None:
 @pytest.mark.parametrize(
     "command",
     [[], ["setup"], ["ask"], ["link"], ["kg"], ["kg", "drugs-for"], ["kg", "paths"],
-     ["kg", "interactions"], ["kg", "facts"], ["kg", "candidates"]],
+     ["kg", "interactions"], ["kg", "facts"], ["kg", "candidates"], ["train"],
+     ["train", "tasks"], ["train", "collect"], ["train", "sft"], ["train", "evaluate"],
+     ["train", "all"]],
 )  # fmt: skip
 def test_help_everywhere(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

@@ -243,7 +243,8 @@ def test_training_writes_a_small_bf16_adapter_with_trained_weights(trained: SFTR
     assert b and all(t.dtype == torch.bfloat16 for t in tensors.values())
     assert all(bool(t.abs().sum() > 0) for t in b)  # LoRA B starts at zero
     adapter_config = json.loads((out / "adapter_config.json").read_text())
-    assert adapter_config["r"] == 4 and adapter_config["base_model_name_or_path"] == "tiny-llama0"
+    base_name = Path(trained.base_model).name
+    assert adapter_config["r"] == 4 and adapter_config["base_model_name_or_path"] == base_name
     report = SFTReport.model_validate_json((out / "training_report.json").read_text())
     assert report.data_hash == trained.data_hash and len(report.data_hash) == 64
     card = (out / "README.md").read_text()

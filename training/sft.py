@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -50,6 +49,7 @@ from kedrec_agent.errors import ConfigError, DataMissingError, InvalidInputError
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_uncached, model_path
+from training.collect import file_hash
 from training.configs import SFTSettings
 from training.schema import Trace
 
@@ -120,15 +120,6 @@ class SFTReport(BaseModel):
     dev_metrics: dict[str, float] = Field(
         default_factory=dict, description="filled in by a later evaluation step"
     )
-
-
-def file_hash(path: Path) -> str:
-    """sha256 of a file, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _validation_problem(exc: ValidationError) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError, DataMissingError, InvalidInputError
@@ -18,6 +17,7 @@ from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, SYSTEM
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import load_model
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+from tests.tiny_llama import write_tiny_llama
 from training.configs import CONFIGS, SFTSettings, get_config
 from training.schema import Trace
 from training.sft import (
@@ -32,10 +32,6 @@ from training.sft import (
     train_adapter,
 )
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 DRUGS = [("DB00619", "Imatinib"), ("DB01254", "Dasatinib")]
 
 
@@ -86,40 +82,9 @@ def _write(path: Path, traces: list[Trace]) -> Path:
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LLaMA checkpoint with a byte-level BPE tokenizer trained here (seconds)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
     corpus = [SYSTEM, _trace(0).model_dump_json(), _trace(1).model_dump_json(), ANSWER_PREFIX]
-    tokenizer.train_from_iterator(corpus * 20, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        chat_template=CHAT_TEMPLATE,
-    )
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return write_tiny_llama(folder, corpus)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, al
 DEMO_SYNTHEA ?= 0827b1b3-0fc6-23d4-d524-e8c168e51d06
 DEMO_MIMIC ?= 100375
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve eval clean-stores
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench-agent: setup
 	$(BIN)/python bench/agent.py
 
 bench: bench-kg bench-lit bench-llm bench-agent
+
+# The evaluation report (dev split, MIMIC-III demo): KEDREC_HOME/eval/report.md, plots, JSON.
+# EVAL_ARGS passes options, e.g. EVAL_ARGS="--limit 50 --mimic-limit 40".
+eval: setup
+	$(BIN)/kedrec eval report $(EVAL_ARGS)
 
 clean-stores:
 	rm -rf .kedrec

@@ -1,10 +1,10 @@
 """Selection accuracy of a reasoning model on expRxRec-style tasks, gold masked.
 
-The same visible tasks as trace collection (:func:`training.collect.visible_task`: the
-task's gold drug-disease edges hidden from the graph), answered by the model as the
-reasoning node answers; a task is correct when the first choice is the true indication.
-This is the figure that compares the base model with a distilled adapter; the evaluation
-harness builds on it.
+The quick check behind ``kedrec train evaluate`` (base model vs a distilled adapter, the
+figures that go into the model card). It is the evaluation harness's own code path
+(:mod:`training.evaluation`: the same masked evidence, :class:`~training.evaluation.
+methods.ModelMethod` answering as the reasoning node does), reduced to the counts a model
+card needs; ``kedrec eval`` gives every metric and baseline.
 
 Example:
     >>> report = evaluate_selection(read_tasks(path), sources)  # doctest: +SKIP
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
-from training.collect import Sources, visible_task
+from training.collect import Sources
+from training.evaluation.exprxrec import gather_evidence
+from training.evaluation.methods import ModelMethod
 from training.schema import Task
 
 
@@ -65,18 +66,24 @@ def evaluate_selection(
     A fallback answer (the model's output unusable) counts with the evidence ranking's
     choice, as the agent would show it, and is counted separately.
     """
-    reasoner = Reasoner(model or sources.model)
+    method = ModelMethod("model", model or sources.model)
     report = SelectionReport()
     started = time.perf_counter()
+    visible = gather_evidence(tasks, sources, None, workers=1, progress=progress)
     for task in tqdm(tasks, desc="selection", unit="task", disable=not progress):
-        visible, _ = visible_task(task, sources)
-        rec = reasoner.recommend(visible)
-        first = rec.choices[0] if rec.choices else None
+        if task.task_id not in visible:  # a store error (logged): counted as abstained
+            report.tasks += 1
+            report.abstained += 1
+            report.chosen[task.task_id] = None
+            continue
+        answer = method.predict(task, visible[task.task_id])
         report.tasks += 1
-        report.correct += bool(first and first.drug_id == task.positive)
-        report.fallback += rec.fallback
-        report.ungrounded += bool(first and not first.grounded)
-        report.abstained += first is None
-        report.chosen[task.task_id] = first.drug_id if first else None
+        report.correct += answer.chosen == task.positive
+        report.fallback += answer.fallback
+        report.ungrounded += (
+            answer.chosen is not None and not answer.grounded and not answer.fallback
+        )
+        report.abstained += answer.chosen is None
+        report.chosen[task.task_id] = answer.chosen
     report.seconds = time.perf_counter() - started
     return report

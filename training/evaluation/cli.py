@@ -1,0 +1,229 @@
+"""``kedrec eval``: selection, indications, MIMIC-III, free-text patients, the full report.
+
+Registered as a plugin of the ``kedrec`` command (entry point group ``kedrec.cli``).
+Results go to ``KEDREC_HOME/eval/`` (``--out`` to change): one JSON per command, and for
+``report`` also ``report.md`` with its plots.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Evaluate the agent and its baselines with the gold masked: expRxRec-style "
+    "selection, PharmacotherapyDB indications, MIMIC-III medications, free-text patients, "
+    "and the full report (tables, plots, JSON).",
+    no_args_is_help=True,
+)
+out = Console()
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default KEDREC_HOME/eval).")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seeds the random baseline, subsets and samples.")]
+LiteratureOpt = Annotated[
+    bool, typer.Option(help="Gather literature evidence (off: KG evidence only).")
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Tasks the model-based methods answer (a seeded subset; baselines: all)."
+    ),
+]
+ModelsOpt = Annotated[
+    bool, typer.Option(help="Run the model-based methods (off: the baselines only).")
+]
+MimicLimitOpt = Annotated[
+    int | None, typer.Option(min=1, help="At most this many admissions (a seeded sample).")
+]
+
+
+def _friendly(func: Any) -> Any:
+    from kedrec_agent.cli import _friendly as wrap
+
+    return wrap(func)
+
+
+def _harness(output: Path | None, seed: int, literature: bool) -> Any:
+    from training.evaluation.suite import Harness, default_out
+
+    return Harness(out=output or default_out(), seed=seed, literature=literature)
+
+
+def _command() -> str:
+    return shlex.join(["kedrec", *sys.argv[1:]])
+
+
+def _save(harness: Any, name: str, result: dict[str, Any]) -> Path:
+    from training.evaluation.report import write_json
+
+    data = {"command": _command(), "versions": harness.versions(), name: result}
+    return write_json(data, harness.out / f"{name}.json")
+
+
+def _print_selection(result: dict[str, Any]) -> None:
+    for name, entry in result["methods"].items():
+        f = entry.get("subset_metrics") or entry["metrics"]
+        rouge = f" ROUGE-L {f['rougeL']:.3f}" if "rougeL" in f else ""
+        out.print(
+            f"{name:>26}: acc {f['accuracy']:.3f} F1 {f['f1']:.3f} macro-F1 "
+            f"{f['macro_f1']:.3f}{rouge} abstain {f['abstention']:.2f} ({int(f['tasks'])} tasks)",
+            highlight=False,
+        )
+
+
+@app.command()
+@_friendly
+def exprxrec(
+    diseases: Annotated[
+        Path | None, typer.Option(help="Disease list (default: the bundle's dev split).")
+    ] = None,
+    indications: Annotated[
+        Path | None, typer.Option(help="PharmacotherapyDB TSV (default: the dev file).")
+    ] = None,
+    rationales: Annotated[
+        Path | None, typer.Option(help="DrugMechDB paths JSONL (default: the dev file).")
+    ] = None,
+    negatives: Annotated[int, typer.Option(min=1, max=20, help="Negatives per task.")] = 4,
+    limit: LimitOpt = 100,
+    models: ModelsOpt = True,
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """expRxRec-style selection: accuracy, P/R/F1, macro-F1, ROUGE, citations, latency."""
+    from training.evaluation import runs
+
+    harness = _harness(output, seed, literature)
+    result = runs.exprxrec(
+        harness, diseases, indications, rationales, negatives=negatives, limit=limit,
+        models=models,
+    )  # fmt: skip
+    _print_selection(result)
+    path = _save(harness, "exprxrec", result)
+    out.print(f"→ {path}")
+    return path
+
+
+@app.command(name="indications")
+@_friendly
+def indications_cmd(
+    file: Annotated[
+        Path | None, typer.Option("--indications", help="PharmacotherapyDB TSV (default: dev).")
+    ] = None,
+    models: ModelsOpt = True,
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """AUROC / AUPRC of each method's drug scores on DM/SYM vs NOT pairs."""
+    from training.evaluation import runs
+
+    harness = _harness(output, seed, literature)
+    result = runs.indications(harness, file, models=models)
+    for name, f in result["methods"].items():
+        out.print(f"{name:>14}: AUROC {f['auroc']:.3f} AUPRC {f['auprc']:.3f}", highlight=False)
+    path = _save(harness, "indications", result)
+    out.print(f"→ {path}")
+    return path
+
+
+@app.command(name="mimic")
+@_friendly
+def mimic_cmd(
+    mimic_dir: Annotated[
+        Path | None,
+        typer.Option(help="MIMIC-III tables (default: the bundled demo; or your full copy)."),
+    ] = None,
+    limit: MimicLimitOpt = None,
+    max_drugs: Annotated[
+        int, typer.Option(min=1, max=10, help="Drugs the agent may recommend.")
+    ] = 5,
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """Per admission, diagnoses -> drug set vs prescriptions: Jaccard, F1, PRAUC, DDI rate."""
+    from training.evaluation import runs
+
+    harness = _harness(output, seed, literature)
+    result = runs.mimic(harness, mimic_dir, limit=limit, max_drugs=max_drugs)
+    for name, f in result["methods"].items():
+        out.print(
+            f"{name:>16}: Jaccard {f['jaccard']:.3f} F1 {f['f1']:.3f} PRAUC {f['prauc']:.3f} "
+            f"drugs {f['avg_drugs']:.1f} DDI {f['ddi_rate']:.3f}",
+            highlight=False,
+        )
+    m = result["mapping"]
+    out.print(
+        f"mapping coverage: {m['row_coverage']:.2f} of rows, {m['name_coverage']:.2f} of names; "
+        f"ground-truth DDI rate {result['ground_truth']['ddi_rate']:.3f}",
+        highlight=False,
+    )
+    path = _save(harness, "mimic", result)
+    out.print(f"→ {path}")
+    return path
+
+
+@app.command(name="patients")
+@_friendly
+def patients_cmd(
+    file: Annotated[
+        Path, typer.Option("--file", help="JSONL: one {'text': ..., optional gold} a line.")
+    ],
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """Free-text patients: abstention, linking, latency, safety warnings, gold metrics."""
+    from training.evaluation import runs
+
+    harness = _harness(output, seed, literature)
+    result = runs.patients(harness, file)
+    out.print(
+        f"patients {result['patients']}: abstention {result['abstention']:.2f}, linked "
+        f"{result['linked']:.2f}, with warnings {result['with_warnings']:.2f}, "
+        f"{result['mean_s']:.2f} s mean",
+        highlight=False,
+    )
+    path = _save(harness, "patients", result)
+    out.print(f"→ {path}")
+    return path
+
+
+@app.command()
+@_friendly
+def report(
+    limit: LimitOpt = 100,
+    mimic_limit: MimicLimitOpt = None,
+    patients: Annotated[
+        Path | None, typer.Option(help="Also evaluate this free-text patients JSONL.")
+    ] = None,
+    models: ModelsOpt = True,
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """The default suite on the dev split and the MIMIC-III demo: report.md, plots, JSON."""
+    from training.evaluation import runs
+    from training.evaluation.report import write_report
+
+    harness = _harness(output, seed, literature)
+    results: dict[str, Any] = {"command": _command()}
+    results["exprxrec"] = runs.exprxrec(harness, limit=limit, models=models)
+    _print_selection(results["exprxrec"])
+    results["indications"] = runs.indications(harness, models=models)
+    if models:
+        results["mimic"] = runs.mimic(harness, limit=mimic_limit)
+    if patients is not None:
+        results["patients"] = runs.patients(harness, patients)
+    results["versions"] = harness.versions()
+    path = write_report(results, harness.out)
+    out.print(f"→ {path}")
+    return path

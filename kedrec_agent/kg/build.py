@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import json
@@ -43,7 +44,7 @@ from kedrec_agent.data.names import (
     iter_mesh_symptoms,
     iter_mesh_terms,
 )
-from kedrec_agent.errors import KedrecError
+from kedrec_agent.errors import KedrecError, StoreBuildError
 from kedrec_agent.kg import relations, vocab
 from kedrec_agent.linking.diseases import DiseaseEquivalences
 
@@ -335,6 +336,27 @@ def read_stamp(settings: Settings) -> BuildReport | None:
         return None
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """True for "no space left" (pyoxigraph's RocksDB errors carry it only in the text)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a renamed temporary file: all of it or nothing."""
+    scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with scratch.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        scratch.replace(path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+
+
 def count_triples(store: ox.Store) -> int:
     """Number of triples in the default graph of ``store``."""
     result = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
@@ -363,6 +385,8 @@ def build_store(settings: Settings, *, force: bool = False, progress: bool = Tru
         DataMissingError: an input file is missing.
         InvalidInputError: a DRKG line is malformed (the file and line are named).
         BuildVerificationError: the store does not hold exactly the emitted triples.
+        StoreBuildError: the disk filled up; no partial store or stamp is left behind, so
+            the graph is "not built" until a build completes.
     """
     inputs = BuildInputs.from_settings(settings)
     stamp = inputs.stamp()
@@ -389,8 +413,14 @@ def build_store(settings: Settings, *, force: bool = False, progress: bool = Tru
             (settings.kg_dir / STAMP_NAME).unlink(missing_ok=True)
             shutil.rmtree(settings.kg_store_dir, ignore_errors=True)
             scratch.rename(settings.kg_store_dir)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(scratch, ignore_errors=True)
+            if _disk_full(exc):
+                raise StoreBuildError(
+                    f"No space left on the disk of {settings.kg_dir} while building the "
+                    "knowledge-graph store; the partial build was removed. Free some space "
+                    "and run `kedrec setup` again."
+                ) from exc
             raise
         report = BuildReport(
             store=str(settings.kg_store_dir),
@@ -402,6 +432,15 @@ def build_store(settings: Settings, *, force: bool = False, progress: bool = Tru
         )
         payload = {"version": BUILD_VERSION, **asdict(report)}
         payload.pop("cached")
-        (settings.kg_dir / STAMP_NAME).write_text(json.dumps(payload, indent=1))
+        try:  # the stamp is what marks the store complete: written whole or not at all
+            _write_atomically(settings.kg_dir / STAMP_NAME, json.dumps(payload, indent=1))
+        except OSError as exc:
+            if _disk_full(exc):
+                raise StoreBuildError(
+                    f"No space left on the disk of {settings.kg_dir} while finishing the "
+                    "knowledge-graph store; it is not marked complete. Free some space and "
+                    "run `kedrec setup` again."
+                ) from exc
+            raise
         log.info("built the KG store: %d triples in %.1f s", stored, report.seconds)
         return report

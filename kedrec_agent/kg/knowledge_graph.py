@@ -8,10 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, islice
 from typing import Any, TypeVar
 
 from rdflib import Graph, Literal, URIRef
@@ -40,6 +41,11 @@ from kedrec_agent.linking.diseases import DiseaseEquivalences
 _DRUG_ID = re.compile(r"^DB\d{5}$")
 _DISEASE_ID = re.compile(r"^(MESH|DOID):[A-Za-z0-9_.-]+$")
 MAX_INTERACTION_DRUGS = 50
+# Rows read from one template query, whatever the store returns (the templates that can
+# grow with the graph have their own LIMIT below this; Oxigraph stops at the cap).
+MAX_ROWS = 10_000
+
+log = logging.getLogger(__name__)
 
 # Path score = weight of the drug-gene edge x weight of the disease-gene edge.
 _DRUG_GENE_WEIGHT = {"target": 1.0, "enzyme": 0.5, "transporter": 0.4, "carrier": 0.3}
@@ -153,11 +159,17 @@ class KnowledgeGraph:
     # --- plumbing ------------------------------------------------------------------------
 
     def _select(self, template: str, **bindings: str) -> list[ResultRow]:
-        """Run a template with IRIs bound to its variables (never formatted into the text)."""
+        """Run a template with IRIs bound to its variables (never formatted into the text).
+
+        At most :data:`MAX_ROWS` rows are read; a query that reaches the cap is logged.
+        """
         bound = {name: URIRef(iri) for name, iri in bindings.items()}
         try:
             result = self.graph.query(template, initBindings=bound)
-            return [row for row in result if isinstance(row, ResultRow)]
+            rows = [row for row in islice(result, MAX_ROWS) if isinstance(row, ResultRow)]
+            if len(rows) == MAX_ROWS:
+                log.warning("a knowledge-graph query reached the %d-row cap", MAX_ROWS)
+            return rows
         except StoreUnavailableError:
             raise
         except (OSError, ValueError) as exc:

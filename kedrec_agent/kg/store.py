@@ -3,7 +3,8 @@
 Local: rdflib over oxrdflib, on the store that ``kedrec setup`` built, opened read-only (any
 number of processes may read it; nothing the agent does can write to it). Remote:
 ``KEDREC_SPARQL_ENDPOINT`` names any SPARQL 1.1 endpoint, queried through rdflib's
-``SPARQLStore`` with a request timeout.
+``SPARQLStore`` with a request timeout and a cap on the answer's size; rdflib's
+``SPARQLStore`` refuses updates and added triples, and so does the read-only local store.
 
 Bound parameters: with Oxigraph, ``initBindings`` become engine-level substitutions; with a
 remote endpoint, rdflib serialises each bound RDF term (escaped by rdflib) into a ``VALUES``
@@ -34,6 +35,8 @@ from kedrec_agent.errors import StoreNotBuiltError, StoreUnavailableError
 from kedrec_agent.kg.build import read_stamp
 
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+# Largest endpoint answer read (bytes): the templates' answers are far smaller.
+MAX_RESPONSE_BYTES = 64 << 20
 
 
 def bind_values(query: str, bindings: Mapping[str, Identifier], render: Any) -> str:
@@ -87,7 +90,7 @@ class RemoteSPARQLStore(SPARQLStore):
         )
         try:
             with urlopen(request, timeout=self.timeout_s) as response:
-                body = response.read()
+                body = response.read(MAX_RESPONSE_BYTES + 1)
                 content_type = response.headers.get("Content-Type", "").split(";")[0]
         except HTTPError as exc:
             raise StoreUnavailableError(
@@ -99,6 +102,11 @@ class RemoteSPARQLStore(SPARQLStore):
                 f"within {self.timeout_s:g} s ({getattr(exc, 'reason', exc)}). Check "
                 "KEDREC_SPARQL_ENDPOINT, or unset it to use the local store."
             ) from exc
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise StoreUnavailableError(
+                f"The SPARQL endpoint {self.query_endpoint} answered more than "
+                f"{MAX_RESPONSE_BYTES >> 20} MiB; the answer was dropped."
+            )
         return Result.parse(BytesIO(body), content_type=content_type or "application/json")
 
 

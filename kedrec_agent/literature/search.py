@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from kedrec_agent.config import Settings, get_settings
-from kedrec_agent.errors import InvalidInputError
+from kedrec_agent.errors import InvalidInputError, StoreUnavailableError
 from kedrec_agent.linking.linker import Linker, get_linker
 from kedrec_agent.literature.db import Database
 from kedrec_agent.literature.embeddings import Embedder
@@ -197,9 +198,17 @@ class LiteratureSearch:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> LiteratureSearch:
-        """Open the configured store and load the embedding model (once per process)."""
+        """Open the configured store read-only and load the embedding model (once per process).
+
+        The connections cannot write (the ``kedrec_reader`` role, read-only transactions)
+        and each statement has a time limit (``KEDREC_PG_STATEMENT_TIMEOUT``).
+        """
         settings = settings or get_settings()
-        return cls(Database.open(settings), Embedder.from_settings(settings), get_linker(settings))
+        return cls(
+            Database.open(settings, read_only=True),
+            Embedder.from_settings(settings),
+            get_linker(settings),
+        )
 
     def search(
         self,
@@ -221,7 +230,8 @@ class LiteratureSearch:
         Raises:
             InvalidInputError: empty or over-long query, k out of range, unknown mode.
             UnknownEntityError: a drug or disease filter names nothing known.
-            StoreUnavailableError: Postgres cannot be reached.
+            StoreUnavailableError: Postgres cannot be reached, did not answer within the
+                statement timeout, or the query failed.
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("The search query is empty.")
@@ -263,11 +273,18 @@ class LiteratureSearch:
             "w_cov": COVERAGE_WEIGHT,
             "w_term": TERM_SCORE_WEIGHT,
         }
-        with self.db.connection() as conn, conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(EF_SEARCH))
-            if filtered:
-                conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            rows = conn.execute(statement, params).fetchall()
+        try:
+            with self.db.connection() as conn, conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(EF_SEARCH))
+                if filtered:
+                    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                # The statement has LIMIT 3k; fetchmany caps the rows read whatever it says.
+                rows = conn.execute(statement, params).fetchmany(3 * k)
+        except psycopg.Error as exc:  # not a connection failure (those are already typed)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise StoreUnavailableError(
+                f"The literature search failed ({type(exc).__name__}: {first})."
+            ) from exc
         best: dict[tuple[str, str], Hit] = {}
         wanted = {*drugs, *diseases}
         for row in rows:  # one hit per document: its best passage

@@ -28,6 +28,12 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     default = Settings.from_env({})
     assert default.data_dir.name == "data" and default.home.name == ".kedrec"
     assert default.sparql_endpoint is None
+    assert (default.pg_read_dsn, default.pg_statement_timeout_s) == (None, 5.0)
+    server = Settings.from_env(
+        {"KEDREC_PG_DSN": "postgresql://w@db/k", "KEDREC_PG_READ_DSN": "postgresql://r@db/k",
+         "KEDREC_PG_STATEMENT_TIMEOUT": "0.5"}
+    )  # fmt: skip
+    assert (server.pg_read_dsn, server.pg_statement_timeout_s) == ("postgresql://r@db/k", 0.5)
 
 
 @pytest.mark.parametrize(
@@ -36,6 +42,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         {"KEDREC_SPARQL_ENDPOINT": "ftp://example"},
         {"KEDREC_SPARQL_TIMEOUT": "soon"},
         {"KEDREC_SPARQL_TIMEOUT": "-1"},
+        {"KEDREC_PG_STATEMENT_TIMEOUT": "0"},
+        {"KEDREC_PG_READ_DSN": "postgresql://reader@db/kedrec"},  # without KEDREC_PG_DSN
     ],
 )
 def test_invalid_values_are_config_errors(env: dict[str, str]) -> None:

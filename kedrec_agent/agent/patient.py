@@ -62,7 +62,13 @@ def link_value(linker: Linker, value: str, kinds: Sequence[EntityKind]) -> Linke
             return linker.link(value, kind)
         except UnknownEntityError as exc:
             error = error or exc
-    found = [m for m in find_names(linker, value, kinds=kinds) if not m.negated]
+    # A name the value proposes or negates ("recommend imatinib", "no aspirin") or that is
+    # about a relative is not what the field states.
+    found = [
+        m
+        for m in find_names(linker, value, kinds=kinds)
+        if not (m.negated or m.requested or m.family)
+    ]
     if found:
         best = max(found, key=lambda m: (m.end - m.start, -m.start))
         entry = best.entries[0]

@@ -15,11 +15,11 @@ import logging
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kedrec_agent.agent.result import DISCLAIMER, AgentResult
 from kedrec_agent.errors import KedrecError
-from kedrec_agent.patients.model import MAX_TEXT_CHARS, Item
+from kedrec_agent.patients.model import MAX_TEXT_CHARS, Item, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,13 @@ def summarize(result: AgentResult) -> str:
     return "\n".join(lines)
 
 
+def invalid_arguments(exc: Exception) -> str:
+    """The tool's answer to invalid arguments: which fields are wrong, never their values."""
+    if isinstance(exc, ValidationError):
+        return f"KEDRec could not answer: {validation_message(exc, 'The tool call')}"
+    return "KEDRec could not answer: the tool call is invalid."
+
+
 class KedrecTool(BaseTool):
     """LangChain tool running the KEDRec graph on a patient.
 
@@ -86,10 +93,10 @@ class KedrecTool(BaseTool):
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = KedrecInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
-    handle_validation_error: bool = True  # bad arguments become a message, not a crash
     _graph: Any = PrivateAttr(default=None)
 
     def __init__(self, graph: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("handle_validation_error", invalid_arguments)  # a message, no crash
         super().__init__(**kwargs)
         self._graph = graph
 

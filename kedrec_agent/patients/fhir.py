@@ -199,6 +199,8 @@ def _load(bundle: str | bytes | dict[str, Any]) -> dict[str, Any]:
             ) from None
         except ValueError:  # bytes that are not UTF-8/16/32
             raise InvalidInputError("The FHIR input is not valid JSON text (UTF-8).") from None
+        except RecursionError:  # json's decoder recurses once per nested array or object
+            raise InvalidInputError("The FHIR input is nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidInputError(
             f"The FHIR input must be a JSON object (a Bundle), not a {type(data).__name__}."

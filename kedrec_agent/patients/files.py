@@ -72,6 +72,8 @@ def load_patient(path: Path | str) -> PatientInput:
             f"Patient file {path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}."
         ) from None
+    except RecursionError:  # json's decoder recurses once per nested array or object
+        raise InvalidInputError(f"Patient file {path.name} is nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidInputError(
             f"Patient file {path.name} must hold a JSON object (patient fields or a FHIR "

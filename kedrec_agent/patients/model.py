@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -59,9 +60,22 @@ class PatientInput(BaseModel):
 
 
 def validation_message(exc: ValidationError, what: str = "The patient record") -> str:
-    """A readable summary of a pydantic error that never echoes the input's values."""
+    """A readable summary of a pydantic error that never echoes the input's values.
+
+    An unknown field is named only when its name looks like one (``nickname``, ``ssn``): a
+    key such as ``"Mr Smith"`` is the caller's data, not a field name.
+    """
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
+        f"{_where(e['loc'], e['type'])}: {e['msg']}"
         for e in exc.errors(include_input=False, include_url=False)
     )
     return f"{what} is invalid: {problems}."
+
+
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def _where(loc: tuple[int | str, ...], kind: str) -> str:
+    if kind == "extra_forbidden" and loc and not _FIELD_NAME.fullmatch(str(loc[-1])):
+        loc = (*loc[:-1], "an unknown field (its name not shown)")
+    return ".".join(str(p) for p in loc) or "record"

@@ -9,7 +9,7 @@ PATIENT ?= 68-year-old man with type 2 diabetes and hypertension on warfarin, al
 DEMO_SYNTHEA ?= 0827b1b3-0fc6-23d4-d524-e8c168e51d06
 DEMO_MIMIC ?= 100375
 
-.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent serve eval clean-stores constraints
+.PHONY: install setup demo test lint test-only bench bench-kg bench-lit bench-llm bench-agent bench-load serve eval clean-stores constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-llm: setup $(VENV)/.bench
 
 bench-agent: setup
 	$(BIN)/python bench/agent.py
+
+# N concurrent users (USERS, default 20) against `langgraph dev` and the programmatic API.
+USERS ?= 20
+bench-load: setup
+	$(BIN)/python bench/load.py --users $(USERS)
 
 bench: bench-kg bench-lit bench-llm bench-agent
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -144,7 +145,7 @@ def mimic_cmd(
     limit: MimicLimitOpt = None,
     max_drugs: Annotated[
         int, typer.Option(min=1, max=10, help="Drugs the agent may recommend.")
-    ] = 5,
+    ] = 3,
     seed: SeedOpt = 0,
     literature: LiteratureOpt = True,
     output: OutOpt = None,
@@ -201,7 +202,7 @@ def patients_cmd(
 @_friendly
 def report(
     limit: LimitOpt = 100,
-    mimic_limit: MimicLimitOpt = None,
+    mimic_limit: MimicLimitOpt = 60,
     patients: Annotated[
         Path | None, typer.Option(help="Also evaluate this free-text patients JSONL.")
     ] = None,
@@ -215,14 +216,20 @@ def report(
     from training.evaluation.report import write_report
 
     harness = _harness(output, seed, literature)
-    results: dict[str, Any] = {"command": _command()}
-    results["exprxrec"] = runs.exprxrec(harness, limit=limit, models=models)
+    results: dict[str, Any] = {"command": _command(), "seconds": {}}
+
+    def timed(name: str, run: Any) -> None:
+        started = time.perf_counter()
+        results[name] = run()
+        results["seconds"][name] = round(time.perf_counter() - started, 1)
+
+    timed("exprxrec", lambda: runs.exprxrec(harness, limit=limit, models=models))
     _print_selection(results["exprxrec"])
-    results["indications"] = runs.indications(harness, models=models)
+    timed("indications", lambda: runs.indications(harness, models=models))
     if models:
-        results["mimic"] = runs.mimic(harness, limit=mimic_limit)
+        timed("mimic", lambda: runs.mimic(harness, limit=mimic_limit))
     if patients is not None:
-        results["patients"] = runs.patients(harness, patients)
+        timed("patients", lambda: runs.patients(harness, patients))
     results["versions"] = harness.versions()
     path = write_report(results, harness.out)
     out.print(f"→ {path}")

@@ -119,7 +119,7 @@ def mimic(
     mimic_dir: Path | None = None,
     *,
     limit: int | None = None,
-    max_drugs: int = 5,
+    max_drugs: int = 3,
 ) -> dict[str, Any]:
     """MIMIC-III medication metrics through the whole agent (default: the bundled demo)."""
     from kedrec_agent.patients.mimic import default_mimic_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +406,54 @@ def test_report_renders_tables_plots_and_json(
 )
 def test_prescription_names_are_cleaned(raw: str, clean: str) -> None:
     assert clean_name(raw) == clean
+
+
+def test_report_command_runs_every_part_and_records_the_command(
+    tasks: list[Task], sources: Sources, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from training.evaluation import cli, runs
+    from training.evaluation.suite import Harness
+
+    visible = gather_evidence(tasks, sources, None, progress=False)
+    selection = {
+        "tasks": len(tasks), "with_rationale": 1, "negatives": 2, "model_subset": len(tasks),
+        "adapter": "not available",
+        "methods": run_selection(tasks, visible, [KGPathMethod()], progress=False),
+    }  # fmt: skip
+    mimic = {
+        "admissions_selected": 2, "admissions_evaluated": 1, "mimic_dir": "demo",
+        "agent_model": "base", "max_drugs": 3, "abstention": 0.0,
+        "latency": {"mean_s": 1.0, "p95_s": 1.0},
+        "mapping": {"row_coverage": 0.5, "name_coverage": 0.5},
+        "ground_truth": {"avg_drugs": 2.0, "ddi_rate": 0.0},
+        "methods": {"agent": {"jaccard": 0.5, "f1": 0.5, "prauc": 0.5, "avg_drugs": 1.0,
+                              "ddi_rate": 0.0}},
+    }  # fmt: skip
+    called: list[tuple[str, object]] = []
+
+    def fake(name: str, value: dict[str, Any]) -> Any:
+        def run(harness: Harness, *args: object, **kwargs: object) -> dict[str, Any]:
+            called.append((name, kwargs.get("limit")))
+            return value
+
+        return run
+
+    monkeypatch.setattr(runs, "exprxrec", fake("exprxrec", selection))
+    monkeypatch.setattr(runs, "indications", fake("indications", {"diseases": 0, "methods": {}}))
+    monkeypatch.setattr(runs, "mimic", fake("mimic", mimic))
+    monkeypatch.setattr(Harness, "versions", lambda self: {"seed": self.seed})
+    out = tmp_path / "report"
+    args = ["report", "--limit", "7", "--mimic-limit", "2", "--seed", "5", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/kedrec", "eval", *args])
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert called == [("exprxrec", 7), ("indications", None), ("mimic", 2)]
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["versions"] == {"seed": 5} and set(saved["seconds"]) == {
+        "exprxrec", "indications", "mimic",
+    }  # fmt: skip
+    assert saved["command"].startswith("kedrec eval report --limit 7")
+    text = (out / "report.md").read_text()
+    assert "## MIMIC-III medications" in text and "| agent | 50.0 | 50.0 | 50.0 |" in text

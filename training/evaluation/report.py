@@ -189,7 +189,13 @@ def _selection_md(selection: dict[str, Any]) -> list[str]:
         f"methods answer a seeded subset of {selection['model_subset']} tasks, and every "
         "method is shown on that subset (the baselines' accuracy on all tasks in the last "
         "column). "
-        f"Distilled adapter: {selection['adapter']}.",
+        f"Distilled adapter: {selection['adapter']}."
+        + (
+            f" {selection['dropped_forbidden']} disease(s) of the list are also in the train "
+            "split and were left out."
+            if selection.get("dropped_forbidden")
+            else ""
+        ),
         "",
     ]
     rows = []

@@ -100,15 +100,20 @@ class SFTSettings(BaseModel):
 # tokens) cost proportionally more; other processes on the 2 cores made the same steps
 # 1.5-3x slower in some runs. A CPU without native bf16 (`fast_bf16("cpu")` false) gets
 # float32 and 40 steps (320 examples, ~27 min at 5 s/example).
+#
+# The real traces are longer (~1,000-token prompts): 48 steps (384 examples) took ~32 min
+# at ~40 s per step alone on the 2 cores, so tasks (seconds) + traces (9 min) + SFT stay
+# under 45 min. At 3e-4 the first 40-step adapter still wrote garbled rationales (loss
+# 0.83); at 1e-3 the loss reached ~0.5 by step 20.
 _CPU_BF16 = fast_bf16("cpu")
 
 CPU_SMALL = SFTSettings(
     name="cpu-small",
     lora_r=8,  # the bf16 adapter is 4.9 MB (r=16 would be 9.8 MB, too close to 10 MB)
     lora_alpha=16,
-    learning_rate=3e-4,  # few steps: a high LoRA learning rate
+    learning_rate=1e-3,  # few steps: a high LoRA learning rate (3e-4 left the answers garbled)
     epochs=1.0,
-    max_steps=60 if _CPU_BF16 else 40,
+    max_steps=48 if _CPU_BF16 else 32,
     batch_size=1,
     gradient_accumulation=8,
     max_length=1280,  # a full prompt (~1000 tokens: budget 1024 - 48) plus a 200-token answer

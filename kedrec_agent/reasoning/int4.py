@@ -81,16 +81,21 @@ def quantize_decoder(model: Any, group: int = GROUP) -> int:
     """Swap the linear layers of a LLaMA model's decoder layers for :class:`Int4Linear`.
 
     The embedding and the output head stay as they are (the GGUF keeps them at 8 bits).
+    On a PEFT model the LoRA layers' base weights are quantised and the adapter's A and B
+    matrices stay in bf16 beside them, unmerged: merging first and then quantising loses
+    the adapter's small weight deltas in the 4-bit rounding.
 
     Returns:
         How many layers were swapped (0 when a layer does not fit: bias or odd width).
     """
-    layers = model.model.layers
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    layers = base.model.layers
     targets = [
         (parent, name, child)
-        for parent in layers.modules()
+        for path, parent in layers.named_modules()
+        if "lora_" not in path  # a LoRA adapter's own small layers stay in bf16
         for name, child in parent.named_children()
-        if isinstance(child, nn.Linear)
+        if isinstance(child, nn.Linear) and not name.startswith("lora_")
     ]
     if any(c.bias is not None or c.in_features % group for _, _, c in targets):
         log.info("int4 decoding skipped: a linear layer has a bias or an odd width")

@@ -10,7 +10,8 @@
   folds it into the weights for faster inference).
 * Decoding on CPU: the decoder's linear layers are re-quantised to 4-bit groups, the GGUF's
   own precision (:mod:`~kedrec_agent.reasoning.int4`; ``KEDREC_MODEL_QUANT=none`` turns it
-  off); an adapter is merged first.
+  off); an adapter's LoRA matrices stay unmerged in bf16 beside the 4-bit base weights
+  (merging then quantising rounds the adapter's deltas away).
 * Device and dtype: CUDA when present (bf16 where supported, else fp16), else CPU in bf16
   where the CPU computes it natively (AVX512-BF16 / AMX: prefill 3x faster than float32,
   ``bench/llm.py``), else float32; ``KEDREC_MODEL_DTYPE`` overrides.
@@ -279,9 +280,7 @@ def load_uncached(
     if _int4(quant, device, dtype):
         from kedrec_agent.reasoning.int4 import quantize_decoder
 
-        if adapter is not None:
-            model = model.merge_and_unload()  # exact; the int4 layers cannot host LoRA
-        if quantize_decoder(model):
+        if quantize_decoder(model):  # an adapter stays unmerged, beside the int4 base
             quantization = "int4-decode"
     model.eval()
     torch.set_grad_enabled(False)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from kedrec_agent import __version__
 from kedrec_agent.agent.answer import data_version
-from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.agent.evidence import EVIDENCE_VERSION, reasoning_task
 from kedrec_agent.errors import InvalidInputError, KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import evidence_for_candidates
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
@@ -187,6 +187,7 @@ def collect_traces(
         "data": data_version(),
         "tasks": tasks_hash,
         "prompt": PROMPT_VERSION,
+        "evidence": EVIDENCE_VERSION,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()

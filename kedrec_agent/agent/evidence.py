@@ -1,8 +1,11 @@
 """Evidence the graph gathered, as numbered items the reasoning model can cite.
 
-KG indication edges come first (priority 3), then mechanism paths (2 + path score), then
-literature passages (1 + search score). Item ids are ``E1``, ``E2``…, stable for a given
-input, so answers and traces can be checked against them.
+KG indication edges come first (priority 3), then the candidate's indications for related
+diseases (2 + 0.9 x MeSH relatedness + up to 0.1 for its number of known indications),
+mechanism paths (2 + path score), then literature passages (1 + search score). Item ids
+are ``E1``, ``E2``…, stable for a given input, so answers and traces can be checked
+against them. :data:`EVIDENCE_VERSION` changes whenever what is gathered or how it is
+worded changes (evaluation caches and traces record it).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from kedrec_agent.kg.evidence import KGEvidence
+from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+
+EVIDENCE_VERSION = "evidence-v2"
+"""v2: indications of each candidate for related diseases (MeSH trees)."""
 
 
 def _label(entity: Entity) -> str:
@@ -24,6 +30,29 @@ def _relation(edge: Edge) -> str:
     """``treats`` of ``DRUGBANK::treats::Compound:Disease``, in words."""
     name = edge.relation.split("::")[1] if "::" in edge.relation else edge.relation
     return name.replace("_", " ")
+
+
+def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | None:
+    """The text and priority of a candidate's related-indications item (``None``: none)."""
+    if not cand.other_indications:
+        return None
+    drug = _label(cand.drug)
+    count = cand.other_indications
+    bonus = min(count, 20) / 200  # an established drug ranks a little higher
+    best = cand.related[0]
+    if best.score <= 0:
+        examples = ", ".join(_label(r.disease) for r in cand.related)
+        text = (
+            f"{drug} has {count} known indication(s) in the graph, none related to "
+            f"{condition} in MeSH (e.g. {examples})."
+        )
+        return text, 2.0 + bonus
+    shared = f" (both under {best.ancestor} in MeSH)" if best.ancestor else ""
+    text = f"{drug} is indicated for {_label(best.disease)}, related to {condition}{shared}"
+    others = [_label(r.disease) for r in cand.related[1:] if r.score > 0]
+    text += f", and for {others[0]}" if others else ""
+    text += f"; {count} known indication(s) in all."
+    return text, 2.0 + 0.9 * best.score + bonus
 
 
 def reasoning_task(
@@ -66,6 +95,8 @@ def reasoning_task(
             )
             for p in cand.paths
         ]
+        if (related := related_item(cand, condition)) is not None:
+            found.append(("kg", drug_id, related[0], related[1], None))
         found += [
             ("literature", drug_id, f"{h.title}: {h.snippet}" if h.title else h.snippet,
              1.0 + h.score, h.citation)

@@ -52,11 +52,17 @@ def iter_mesh_terms(path: Path) -> Iterator[tuple[str, str]]:
         yield row["mesh_id"], row["mesh_name"]
 
 
+def iter_mesh_tree_rows(path: Path) -> Iterator[tuple[str, str, str]]:
+    """``mesh_tree_numbers.tsv`` -> (MeSH id without prefix, name, tree number)."""
+    for row in _tsv_rows(path):
+        yield row["mesh_id"], row["mesh_name"], row["mesh_tree_number"]
+
+
 def read_mesh_tree_numbers(path: Path) -> dict[str, list[str]]:
     """``mesh_tree_numbers.tsv`` -> MeSH id -> its tree numbers (``C14.907.489``...)."""
     trees: dict[str, list[str]] = {}
-    for row in _tsv_rows(path):
-        trees.setdefault(row["mesh_id"], []).append(row["mesh_tree_number"])
+    for mesh_id, _, number in iter_mesh_tree_rows(path):
+        trees.setdefault(mesh_id, []).append(number)
     return trees
 
 

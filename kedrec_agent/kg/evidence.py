@@ -14,7 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kedrec_agent.kg.knowledge_graph import MAX_INTERACTION_DRUGS, KnowledgeGraph
-from kedrec_agent.kg.models import Edge, Entity, Interaction, MechanismPath
+from kedrec_agent.kg.models import Edge, Entity, Interaction, MechanismPath, RelatedIndication
+
+RELATED_SHOWN = 2
+"""Related indications kept per candidate (the most related first)."""
 
 
 class CandidateDrug(BaseModel):
@@ -27,7 +30,17 @@ class CandidateDrug(BaseModel):
     )
     edges: list[Edge] = Field(default_factory=list)
     paths: list[MechanismPath] = Field(default_factory=list)
+    related: list[RelatedIndication] = Field(
+        default_factory=list, description="indications for the most related other diseases"
+    )
+    other_indications: int = Field(default=0, description="diseases besides this one it treats")
     already_taking: bool = False
+
+    def add_related(self, kg: KnowledgeGraph) -> None:
+        """Fill :attr:`related` and :attr:`other_indications` from the graph."""
+        found = kg.related_indications(self.drug.local_id, self.condition)
+        self.related = found[:RELATED_SHOWN]
+        self.other_indications = len(found)
 
 
 class KGEvidence(BaseModel):
@@ -49,8 +62,9 @@ def gather_evidence(
 
     Candidates come per condition from indications (treats/palliates edges), else from genes
     shared with the disease; each gets its best drug -> gene -> disease paths, and the top
-    ``top_k`` are kept by supporting edges, then mechanism evidence. Interactions are
-    checked among all kept candidates and current medications.
+    ``top_k`` are kept by supporting edges, then mechanism evidence. Each kept candidate
+    also gets its indications for the most related other diseases (MeSH trees).
+    Interactions are checked among all kept candidates and current medications.
     """
     candidates: list[CandidateDrug] = []
     for condition in dict.fromkeys(condition_ids):
@@ -80,7 +94,9 @@ def gather_evidence(
                 c.drug.label or c.drug.id,
             ),
         )
-        candidates.extend(ranked[:top_k])
+        for entry in ranked[:top_k]:
+            entry.add_related(kg)
+            candidates.append(entry)
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
     return KGEvidence(candidates=candidates, interactions=interactions)
@@ -96,8 +112,9 @@ def evidence_for_candidates(
     """The graph evidence for given candidate drugs of one disease (expRxRec-style tasks).
 
     Each drug gets the indication edges the graph shows for the pair (none when they are
-    masked by the graph's exclusions) and its best mechanism paths; interactions are
-    checked among the candidates. Candidates keep the given order.
+    masked by the graph's exclusions), its best mechanism paths and its indications for
+    the most related other diseases; interactions are checked among the candidates.
+    Candidates keep the given order.
     """
     shown: dict[str, CandidateDrug] = {}
     for row in kg.drugs_for_disease(disease_id):
@@ -115,6 +132,7 @@ def evidence_for_candidates(
             via="mechanism",
         )
         entry.paths = kg.mechanism_paths(drug_id, disease_id, paths_per_drug)
+        entry.add_related(kg)
         candidates.append(entry)
     drugs = list(dict.fromkeys(drug_ids))[:MAX_INTERACTION_DRUGS]
     interactions = kg.interactions_among(drugs) if len(drugs) > 1 else []

@@ -23,6 +23,7 @@ from kedrec_agent.data import bundle
 from kedrec_agent.data.names import iter_doid_mesh_xrefs
 from kedrec_agent.errors import InvalidInputError, StoreUnavailableError
 from kedrec_agent.kg import queries, relations, vocab
+from kedrec_agent.kg.hierarchy import EMPTY, DiseaseHierarchy, load_hierarchy
 from kedrec_agent.kg.models import (
     DiseaseSymptom,
     DrugFacts,
@@ -33,6 +34,7 @@ from kedrec_agent.kg.models import (
     Interaction,
     MechanismCandidate,
     MechanismPath,
+    RelatedIndication,
     Row,
 )
 from kedrec_agent.kg.store import open_graph
@@ -130,6 +132,7 @@ class KnowledgeGraph:
     Args:
         graph: an rdflib ``Graph`` over the local Oxigraph store or a remote endpoint.
         equivalences: DOID <-> MeSH equivalences (to find a disease's canonical concept).
+        hierarchy: the MeSH disease trees (how related two diseases are); none by default.
         exclusions: (drug, disease) pairs to hide from every template.
     """
 
@@ -138,9 +141,11 @@ class KnowledgeGraph:
         graph: Graph,
         equivalences: DiseaseEquivalences,
         exclusions: Iterable[tuple[str, str]] = (),
+        hierarchy: DiseaseHierarchy = EMPTY,
     ) -> None:
         self.graph = graph
         self.equivalences = equivalences
+        self.hierarchy = hierarchy
         self.exclusions = ExclusionSet.build(exclusions, equivalences)
         self._labels: dict[str, str | None] = {}
 
@@ -149,12 +154,13 @@ class KnowledgeGraph:
         """Open the configured store (local or ``KEDREC_SPARQL_ENDPOINT``)."""
         settings = settings or get_settings()
         pairs = iter_doid_mesh_xrefs(settings.data_file(bundle.DOID_MESH_XREFS))
-        return cls(open_graph(settings), DiseaseEquivalences.from_pairs(pairs))
+        hierarchy = load_hierarchy(settings.data_dir / bundle.MESH_TREE_NUMBERS)
+        return cls(open_graph(settings), DiseaseEquivalences.from_pairs(pairs), (), hierarchy)
 
     def with_exclusions(self, pairs: Iterable[tuple[str, str]]) -> KnowledgeGraph:
         """A view of the same store that also hides the given (drug, disease) pairs."""
         merged = {*self.exclusions.pairs, *((d, self.equivalences.canonical(x)) for d, x in pairs)}
-        return KnowledgeGraph(self.graph, self.equivalences, merged)
+        return KnowledgeGraph(self.graph, self.equivalences, merged, self.hierarchy)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -385,10 +391,9 @@ class KnowledgeGraph:
             key=lambda s: (s.symptom.label or s.symptom.id, s.symptom.id, s.disease.id),
         )
 
-    def drug_facts(self, drug_id: str) -> DrugFacts:
-        """Label, genes, indications and number of interacting drugs of one drug."""
+    def drug_indications(self, drug_id: str) -> list[DrugIndication]:
+        """The visible indications (treats / palliates edges) of one drug, by disease name."""
         drug = Entity(id=drug_entity(drug_id), label=self.drug_label(drug_id))
-        iri = vocab.entity_iri(drug.id)
         indications = self._visible(
             DrugIndication(
                 drug=drug,
@@ -397,16 +402,49 @@ class KnowledgeGraph:
                 category=_category(r.category),
                 edges=[_edge(drug, r.rel, disease)],
             )
-            for r in self._select(queries.DRUG_INDICATIONS, drug=iri)
+            for r in self._select(queries.DRUG_INDICATIONS, drug=vocab.entity_iri(drug.id))
         )
-        indications.sort(
-            key=lambda i: (i.category, i.disease.label or i.disease.id, i.disease.id, i.relation)
+        return sorted(
+            indications,
+            key=lambda i: (i.category, i.disease.label or i.disease.id, i.disease.id, i.relation),
         )
-        count = self._select(queries.INTERACTION_COUNT, drug=iri)
+
+    def related_indications(self, drug_id: str, disease_id: str) -> list[RelatedIndication]:
+        """The drug's visible indications for *other* diseases, the most related first.
+
+        Each is scored by how close its disease sits to ``disease_id`` in the MeSH disease
+        trees (:class:`~kedrec_agent.kg.hierarchy.DiseaseHierarchy`; 0.0 when unrelated or
+        without a tree). Indications of ``disease_id`` itself (any DOID/MeSH equivalent)
+        are left out: they are direct evidence, and masked where the harness masks them.
+
+        Example:
+            >>> kg.related_indications("DB05351", "MESH:D004942")[0].ancestor  # doctest: +SKIP
+            'Esophageal Diseases'
+        """
+        concept = self.equivalences.concept(_disease_id(disease_id))
+        related: dict[str, RelatedIndication] = {}
+        for row in self.drug_indications(drug_id):
+            other = self.equivalences.concept(row.disease.local_id)
+            if other.canonical == concept.canonical or other.canonical in related:
+                continue
+            relation = self.hierarchy.relation(concept.equivalents, other.equivalents)
+            related[other.canonical] = RelatedIndication(
+                drug=row.drug,
+                disease=row.disease,
+                relation=row.relation,
+                score=relation.score,
+                ancestor=relation.ancestor,
+                edges=row.edges,
+            )
+        return sorted(related.values(), key=lambda r: (-r.score, r.disease.label or r.disease.id))
+
+    def drug_facts(self, drug_id: str) -> DrugFacts:
+        """Label, genes, indications and number of interacting drugs of one drug."""
+        count = self._select(queries.INTERACTION_COUNT, drug=vocab.entity_iri(drug_entity(drug_id)))
         return DrugFacts(
-            drug=drug,
+            drug=Entity(id=drug_entity(drug_id), label=self.drug_label(drug_id)),
             genes=self.drug_genes(drug_id),
-            indications=indications,
+            indications=self.drug_indications(drug_id),
             interacting_drugs=int(count[0].n) if count else 0,
         )
 

@@ -83,6 +83,16 @@ class Interaction(Row):
     description: str | None = None
 
 
+class RelatedIndication(Row):
+    """A drug's indication for another disease, and how related that disease is (MeSH)."""
+
+    drug: Entity
+    disease: Entity
+    relation: str
+    score: float = Field(description="shared MeSH tree depth / deeper tree number (0 to 1)")
+    ancestor: str | None = Field(default=None, description="the MeSH heading both fall under")
+
+
 class DiseaseSymptom(Row):
     """A symptom that presents with the disease (Hetionet DpS)."""
 

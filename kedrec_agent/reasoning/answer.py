@@ -132,18 +132,39 @@ def check_answer(
     return choices[: task.max_choices], removed
 
 
+PER_ITEM = 0.1
+"""What each further evidence item adds to a candidate's strongest one in the ranking."""
+
+
+def evidence_weights(task: ReasoningTask) -> dict[str, float]:
+    """Per candidate: its strongest item's priority plus :data:`PER_ITEM` per item; 0 if none.
+
+    The strongest kind of evidence decides (a direct indication over a related one over a
+    mechanism path over a passage); the amount breaks ties. A plain sum would let the
+    passages that every candidate gets outweigh one indication.
+    """
+    best: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for item in task.evidence:
+        for drug in item.drugs:
+            best[drug] = max(best.get(drug, 0.0), max(0.0, item.priority))
+            count[drug] = count.get(drug, 0) + 1
+    return {
+        c.id: best[c.id] + PER_ITEM * count[c.id] if c.id in count else 0.0 for c in task.candidates
+    }
+
+
 def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:
-    """Rank candidates by their evidence (count plus priority), marked as a fallback.
+    """Rank candidates by their evidence (:func:`evidence_weights`), marked as a fallback.
 
     Candidates without evidence are left out; the answer abstains if none has any.
     """
     support: dict[str, list[str]] = {c.id: [] for c in task.candidates}
-    weight: dict[str, float] = dict.fromkeys(support, 0.0)
     for item in task.evidence:
         for drug in item.drugs:
             if drug in support:
                 support[drug].append(item.id)
-                weight[drug] += 1.0 + max(0.0, item.priority)
+    weight = evidence_weights(task)
     order = sorted(
         (c for c in task.candidates if support[c.id]),
         key=lambda c: -weight[c.id],  # stable: ties keep the given order

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from kedrec_agent.agent.evidence import reasoning_task
+import pytest
+
+from kedrec_agent.agent.evidence import reasoning_task, related_item
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
-from kedrec_agent.kg.models import Edge, Entity, MechanismPath
+from kedrec_agent.kg.models import Edge, Entity, MechanismPath, RelatedIndication
 from kedrec_agent.literature.search import Hit
-from kedrec_agent.reasoning.schema import PatientSummary
+from kedrec_agent.reasoning.answer import evidence_weights, fallback
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    Evidence,
+    PatientSummary,
+    ReasoningTask,
+)
 
 
 def _candidate(drug: str, label: str, taking: bool = False) -> CandidateDrug:
@@ -47,3 +55,54 @@ def test_items_are_numbered_per_candidate_with_citations_and_priorities() -> Non
     assert "ABL1" in path.text and path.priority == 2.8
     assert passage.citation == "PMID:123" and passage.text == "T: S"
     assert fact.priority > path.priority > passage.priority
+
+
+def _related(drug: Entity, disease: str, label: str, score: float) -> RelatedIndication:
+    return RelatedIndication(
+        drug=drug,
+        disease=Entity(id=f"Disease::{disease}", label=label),
+        relation="DRUGBANK::treats::Compound:Disease",
+        score=score,
+        ancestor="Esophageal Diseases" if score else None,
+    )
+
+
+def test_related_indications_become_one_item_ranked_below_a_direct_indication() -> None:
+    drug = Entity(id="Compound::DB05351", label="Dexlansoprazole")
+    cand = CandidateDrug(drug=drug, condition="MESH:D004942", via="mechanism",
+                         related=[_related(drug, "MESH:D005764", "Reflux", 0.6),
+                                  _related(drug, "MESH:D006623", "Heartburn", 0.0)],
+                         other_indications=2)  # fmt: skip
+    text, priority = related_item(cand, "Peptic esophagitis") or ("", 0.0)
+    assert text == (
+        "Dexlansoprazole is indicated for Reflux, related to Peptic esophagitis (both under "
+        "Esophageal Diseases in MeSH); 2 known indication(s) in all."
+    )
+    assert priority == 2.0 + 0.9 * 0.6 + 2 / 200 and 2.0 < priority < 3.0
+    unrelated = cand.model_copy(update={"related": cand.related[1:]})
+    text, low = related_item(unrelated, "Peptic esophagitis") or ("", 0.0)
+    assert "none related to Peptic esophagitis" in text and "Heartburn" in text
+    assert 2.0 <= low < priority
+    assert related_item(cand.model_copy(update={"other_indications": 0}), "x") is None
+    task = reasoning_task(PatientSummary(), KGEvidence(candidates=[cand], interactions=[]),
+                          {}, {"MESH:D004942": "Peptic esophagitis"})  # fmt: skip
+    assert [(e.kind, e.drugs) for e in task.evidence] == [("kg", ["DB05351"])]
+
+
+def test_the_strongest_evidence_outranks_many_passages() -> None:
+    def item(n: int, drug: str, priority: float) -> Evidence:
+        return Evidence(id=f"E{n}", kind="kg", drugs=[drug], text="t", priority=priority)
+
+    task = ReasoningTask(
+        patient=PatientSummary(),
+        candidates=[Candidate(id="DB00001", name="A"), Candidate(id="DB00002", name="B"),
+                    Candidate(id="DB00003", name="C")],
+        evidence=[item(1, "DB00001", 1.9), item(2, "DB00001", 1.8), item(3, "DB00001", 1.7),
+                  item(4, "DB00002", 2.5), item(5, "DB00002", 1.5)],
+        max_choices=3,
+    )  # fmt: skip
+    weights = evidence_weights(task)
+    assert weights == pytest.approx({"DB00001": 1.9 + 0.3, "DB00002": 2.5 + 0.2, "DB00003": 0.0})
+    ranked = fallback(task, "test")
+    assert [c.drug_id for c in ranked.choices] == ["DB00002", "DB00001"]  # C has none
+    assert ranked.choices[1].evidence_ids == ["E1", "E2", "E3"]

@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kedrec_agent import __version__
+from kedrec_agent.agent.evidence import EVIDENCE_VERSION
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError, KedrecError
 from kedrec_agent.reasoning.schema import ReasoningTask
@@ -112,6 +113,7 @@ def _cache_key(tasks: Sequence[Task], sources: Sources, data: str) -> str:
         "literature_k": sources.literature_k,
         "paths_per_drug": sources.paths_per_drug,
         "kedrec_agent": __version__,
+        "evidence": EVIDENCE_VERSION,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 

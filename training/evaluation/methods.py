@@ -7,8 +7,8 @@ the gold drug-disease edges masked) and returns a :class:`Prediction`:
 * ``popularity``: the candidate with the most known indications in the training files
   (PharmacotherapyDB DM/SYM and DrugMechDB pairs of the train split);
 * ``kg-path``: the agent's deterministic evidence ranking
-  (:func:`kedrec_agent.reasoning.answer.fallback`: evidence items per candidate, weighted by
-  priority), what the agent shows when the model's answer is unusable;
+  (:func:`kedrec_agent.reasoning.answer.fallback`: a candidate's strongest evidence item,
+  then the number of items), what the agent shows when the model's answer is unusable;
 * ``kg-embedding``: cosine between the candidate's vector in the drug embedding of
   :mod:`training.embeddings` (truncated SVD of the drug x gene/drug incidence matrix with
   every drug-disease edge removed) and the centroid of the drugs that act on the disease's
@@ -32,7 +32,7 @@ import numpy as np
 
 from kedrec_agent.errors import KedrecError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.answer import evidence_weights, fallback
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask
@@ -130,19 +130,6 @@ class PopularityMethod:
         ids = visible.candidate_ids()
         scores = {d: float(self.counts.get(d, 0)) for d in ids}
         return Prediction(chosen=_best(scores, ids), scores=scores)
-
-
-def evidence_weights(visible: ReasoningTask) -> dict[str, float]:
-    """Per candidate, the weight :func:`~kedrec_agent.reasoning.answer.fallback` ranks by.
-
-    One plus the (non-negative) priority of each evidence item about it; 0 without any.
-    """
-    weights = dict.fromkeys(visible.candidate_ids(), 0.0)
-    for item in visible.evidence:
-        for drug in item.drugs:
-            if drug in weights:
-                weights[drug] += 1.0 + max(0.0, item.priority)
-    return weights
 
 
 @dataclass

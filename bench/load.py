@@ -20,16 +20,11 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,30 +34,12 @@ import psutil  # type: ignore[import-untyped]
 from kedrec_agent.agent.result import AgentResult
 from kedrec_agent.api import arecommend
 from kedrec_agent.config import get_settings
+from kedrec_agent.devserver import langgraph_dev
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "LOADMARK"
-OFFLINE_ENV = {
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-    "LANGGRAPH_NO_VERSION_CHECK": "true",
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-    "OTEL_ENABLED": "false",
-    "LANGGRAPH_METRICS_ENABLED": "false",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "LOG_COLOR": "false",
-}
-DROPPED_ENV = (
-    "LANGSMITH_API_KEY",
-    "LANGCHAIN_API_KEY",
-    "LANGGRAPH_API_KEY",
-    "LANGSMITH_ENDPOINT",
-    "LANGCHAIN_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-)
 
 
 @dataclass(frozen=True)
@@ -216,72 +193,6 @@ def run_api(reqs: Sequence[Request], users: int) -> Report:
     return report
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _ok(url: str) -> bool:
-    try:
-        with _NO_PROXY.open(f"{url}/ok", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@contextlib.contextmanager
-def langgraph_server(log: Path, timeout: float = 180.0) -> Iterator[tuple[str, int]]:
-    """``langgraph dev`` offline on a free port: yields (url, pid); SIGINT on exit."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = get_settings()
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env |= OFFLINE_ENV | {
-        "KEDREC_DATA_DIR": str(settings.data_dir),
-        "KEDREC_HOME": str(settings.home),
-    }
-    command = [
-        str(Path(sys.executable).with_name("langgraph")),
-        "dev",
-        "--no-browser",
-        "--no-reload",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while not _ok(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"langgraph dev did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.25)
-        yield url, process.pid
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-
-
 def run_server(reqs: Sequence[Request], users: int) -> Report:
     """``users`` threads, each with its own SDK client, against ``langgraph dev``."""
     from langgraph_sdk import get_sync_client
@@ -289,8 +200,9 @@ def run_server(reqs: Sequence[Request], users: int) -> Report:
     report = Report("server")
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
-        with langgraph_server(log) as (url, pid):
-            sampler = Sampler(pid)
+        with langgraph_dev(log) as server:
+            url = server.url
+            sampler = Sampler(server.pid)
             with get_sync_client(url=url, api_key=None, timeout=600.0) as warm:
                 warm.runs.wait(None, "kedrec", input=reqs[0].patient())  # load the model once
             before = sampler.rss()

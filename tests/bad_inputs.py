@@ -21,18 +21,17 @@ from langchain_core.messages import ToolMessage
 from typer.testing import CliRunner
 
 from kedrec_agent import api
-from kedrec_agent.agent import nodes
 from kedrec_agent.agent.graph import build_graph
 from kedrec_agent.agent.result import AgentResult
 from kedrec_agent.agent.tools import KedrecTool
 from kedrec_agent.api import recommend
 from kedrec_agent.cli import app
 from kedrec_agent.config import Settings
-from kedrec_agent.errors import ConfigError, InvalidInputError, StoreUnavailableError
+from kedrec_agent.errors import InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
 from kedrec_agent.patients import load_patient
-from kedrec_agent.safety.classes import DrugClasses
+from tests.stubs import patch_agent
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad_inputs"
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \"", re.M)
@@ -102,20 +101,8 @@ def tiny_agent(
     Literature is down and the model missing, so answers are the evidence ranking.
     """
 
-    def no_model() -> None:
-        raise ConfigError("no model in unit tests")
-
-    def no_literature() -> None:
-        raise StoreUnavailableError("Postgres at localhost:5432 is down")
-
-    classes = DrugClasses.from_settings(settings)
     recorder = Recorder(build_graph())
-    patch.setattr(nodes, "get_linker", lambda: linker)
-    patch.setattr(nodes, "knowledge_graph", lambda: kg)
-    patch.setattr(nodes, "literature_search", no_literature)
-    patch.setattr(nodes, "load_model", no_model)
-    patch.setattr(nodes, "data_version", lambda: "kg:test")
-    patch.setattr(DrugClasses, "from_settings", classmethod(lambda cls: classes))
+    patch_agent(patch, settings, linker, kg)
     patch.setattr(api, "default_graph", lambda: recorder)
     return recorder
 
@@ -273,6 +260,33 @@ def check_grounded(state: Mapping[str, Any], forbid: list[str]) -> None:
         assert fake not in shown, fake
     for key in ("medications", "allergies", "conditions"):
         assert len(state.get(key, [])) == len(set(state.get(key, []))), key
+
+
+def base_outputs(cases: list[dict[str, Any]], graph: Recorder) -> dict[str, dict[str, Any]]:
+    """Output states of the injection cases' clean patients, computed once each."""
+    found: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        if "base" in case and (key := json.dumps(case["base"])) not in found:
+            graph.invoke(api.graph_input(case["base"]), context=api.make_context())
+            assert graph.last is not None
+            found[key] = graph.last
+    return found
+
+
+def check_outcome(
+    case: dict[str, Any],
+    outcome: Outcome,
+    expected: set[str],
+    bases: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """The expected kind, a clear message, and where a state came back: grounded, same route."""
+    assert outcome.kind in expected, (outcome.kind, outcome.message)
+    assert clear(outcome.message) or outcome.kind == "answer", outcome.message
+    if outcome.state is not None:
+        check_grounded(outcome.state, case.get("forbid", []))
+        if "base" in case:
+            base = bases[json.dumps(case["base"])]
+            check_same_route(outcome.state, base, case.get("bare_drug", False))
 
 
 def tree_digest(root: Path) -> dict[str, str]:

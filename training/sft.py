@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kedrec_agent.agent.evidence import EVIDENCE_VERSION
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import ConfigError, DataMissingError, InvalidInputError, KedrecError
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
@@ -97,6 +98,7 @@ class SFTReport(BaseModel):
         adapter_bytes: size of the adapter weights file.
         data_hash: sha256 of the traces file.
         prompt_version: the prompt the traces (and so the adapter) use.
+        evidence_version: how the agent gathered and worded the evidence in those prompts.
         base_model: the base checkpoint folder.
         config: the settings of the run.
     """
@@ -115,6 +117,7 @@ class SFTReport(BaseModel):
     adapter_bytes: int
     data_hash: str
     prompt_version: str = PROMPT_VERSION
+    evidence_version: str = EVIDENCE_VERSION
     base_model: str
     config: SFTSettings
     dev_metrics: dict[str, float] = Field(
@@ -439,7 +442,8 @@ def model_card(report: SFTReport) -> str:
 Decision support for clinicians, not a prescription.
 
 - Base model: `{Path(report.base_model).name}` (LLaMA architecture)
-- Prompt version: `{report.prompt_version}` (the adapter must be used with this prompt)
+- Prompt version: `{report.prompt_version}` (the adapter must be used with this prompt),
+  evidence `{report.evidence_version}`
 - Configuration: `{report.config.name}`
 - Training data: sha256 `{report.data_hash}`, {report.examples + report.dropped} traces,
   {report.examples} trained on, {report.dropped} dropped as longer than

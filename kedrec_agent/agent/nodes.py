@@ -22,7 +22,7 @@ from kedrec_agent.agent.evidence import reasoning_task
 from kedrec_agent.agent.patient import link_patient
 from kedrec_agent.agent.result import Review
 from kedrec_agent.agent.state import State
-from kedrec_agent.errors import KedrecError
+from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
@@ -166,18 +166,31 @@ def literature(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"notes": ["Literature search was switched off for this run."]}
     evidence = KGEvidence.model_validate(state.evidence)
     found: dict[str, Any] = {}
+    unnamed = 0
     try:
         search = literature_search()
         for cand in evidence.candidates:
             drug = cand.drug.local_id
             if cand.already_taking or drug in found:
                 continue
-            hits = search.search_pair(drug, cand.condition, k=context.literature_k)
+            try:
+                hits = search.search_pair(drug, cand.condition, k=context.literature_k)
+            except UnknownEntityError:  # the linker has no name for it: no passages for it
+                hits, unnamed = [], unnamed + 1
             found[drug] = [h.model_dump() for h in hits]
     except KedrecError as exc:
         log.warning("literature unavailable: %s", type(exc).__name__)
         return {"literature": found, "notes": [f"Literature unavailable: {exc}"]}
+    if unnamed:
+        return {"literature": found, "notes": [_unnamed_note(unnamed)]}
     return {"literature": found}
+
+
+def _unnamed_note(count: int) -> str:
+    return (
+        f"{count} candidate(s) have no name the literature search knows; "
+        "no passages were searched for them."
+    )
 
 
 def _labels(ids: list[str]) -> list[str]:

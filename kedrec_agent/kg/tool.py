@@ -28,6 +28,7 @@ from kedrec_agent.kg.models import (
     Interaction,
     MechanismCandidate,
     MechanismPath,
+    RelatedIndication,
     Row,
 )
 from kedrec_agent.linking import Linker, get_linker
@@ -41,6 +42,7 @@ Operation = Literal[
     "disease_symptoms",
     "drug_facts",
     "drugs_targeting_disease_genes",
+    "related_indications",
 ]
 _NEEDS: dict[str, tuple[str, ...]] = {
     "drugs_for_disease": ("disease",),
@@ -51,13 +53,16 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "disease_symptoms": ("disease",),
     "drug_facts": ("drug",),
     "drugs_targeting_disease_genes": ("disease",),
+    "related_indications": ("drug", "disease"),
 }
 
 DESCRIPTION = (
     "Query the DRKG biomedical knowledge graph (DrugBank, Hetionet, DGIdb). Operations: "
     "drugs_for_disease(disease), drug_genes(drug), mechanism_paths(drug, disease), "
     "interactions(drugs: 2-20 names), disease_genes(disease), disease_symptoms(disease), "
-    "drug_facts(drug), drugs_targeting_disease_genes(disease). Drugs and diseases may be "
+    "drug_facts(drug), drugs_targeting_disease_genes(disease), related_indications(drug, "
+    "disease): the drug's indications for other diseases, the most related in MeSH first. "
+    "Drugs and diseases may be "
     "names or ids (DB00619, MESH:D015464, DOID:8552). Returns facts with their source "
     "relations. Decision support for clinicians only, not a prescription; always surface "
     "drug-drug interaction warnings."
@@ -182,6 +187,7 @@ def run_query(
         "drugs_targeting_disease_genes": lambda: kg.drugs_targeting_disease_genes(
             disease_id, limit
         ),
+        "related_indications": lambda: kg.related_indications(drug_id, disease_id),
     }
     rows = list(calls[request.operation]())[:limit]
     artifact = {
@@ -223,6 +229,11 @@ def _describe(row: Row) -> str:
         return f"INTERACTION: {what} [{source}]"
     if isinstance(row, MechanismCandidate):
         return f"{row.drug} acts on {row.shared_genes} gene(s) associated with the disease"
+    if isinstance(row, RelatedIndication):
+        shared = f", both under {row.ancestor}" if row.ancestor else ""
+        return (
+            f"{row.drug} treats {row.disease} (MeSH relatedness {row.score:g}{shared}) [{source}]"
+        )
     if isinstance(row, DiseaseSymptom):
         return f"{row.disease} presents with {row.symptom} [{source}]"
     if isinstance(row, DrugFacts):

@@ -6,8 +6,7 @@
   caches the weights and tokenizer as safetensors under ``KEDREC_HOME/models``; later
   starts load the cache in seconds.
 * ``KEDREC_MODEL``: any local Hugging Face LLaMA-family checkpoint folder instead.
-* ``KEDREC_ADAPTER``: a PEFT LoRA adapter folder loaded on top (:meth:`merge_adapter`
-  folds it into the weights for faster inference).
+* ``KEDREC_ADAPTER``: a PEFT LoRA adapter folder loaded on top, unmerged (PEFT).
 * Decoding on CPU: the decoder's linear layers are re-quantised to 4-bit groups, the GGUF's
   own precision (:mod:`~kedrec_agent.reasoning.int4`; ``KEDREC_MODEL_QUANT=none`` turns it
   off); an adapter's LoRA matrices stay unmerged in bf16 beside the 4-bit base weights
@@ -195,13 +194,6 @@ class ReasoningModel:
             messages, tokenize=False, add_generation_prompt=True
         )
         return str(text) + prefix
-
-    def merge_adapter(self) -> None:
-        """Fold the LoRA adapter into the weights (faster inference; not reversible)."""
-        from peft import PeftModel
-
-        if isinstance(self.model, PeftModel):
-            self.model = self.model.merge_and_unload()
 
     def pipeline_llm(self, max_new_tokens: int = 256) -> HuggingFacePipeline:
         """The model as a LangChain LLM (langchain-huggingface over a transformers pipeline).

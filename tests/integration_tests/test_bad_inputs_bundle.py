@@ -9,7 +9,6 @@ knowledge graph's triple count, and the literature tables' row counts and a chec
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,8 @@ from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.db import Database
 from tests.bad_inputs import (
     Recorder,
-    check_grounded,
-    check_same_route,
-    clear,
+    base_outputs,
+    check_outcome,
     cli_args,
     load_corpus,
     materialize,
@@ -63,13 +61,7 @@ def graph(stores_before: dict[str, Any]) -> Iterator[Recorder]:
 
 @pytest.fixture(scope="module")
 def bases(graph: Recorder) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for case in SAMPLE:
-        if "base" in case and (key := json.dumps(case["base"])) not in found:
-            graph.invoke(api.graph_input(case["base"]), context=api.make_context())
-            assert graph.last is not None
-            found[key] = graph.last
-    return found
+    return base_outputs(SAMPLE, graph)
 
 
 def test_the_sample_covers_errors_abstentions_answers_and_injections() -> None:
@@ -91,13 +83,7 @@ def test_bad_input_end_to_end(
         if (argv := cli_args(patient, tmp_path, case["id"])) is not None:
             outcomes.append(via_cli(argv, graph))
     for outcome in outcomes:
-        assert outcome.kind in expect, (outcome.kind, outcome.message)
-        assert clear(outcome.message) or outcome.kind == "answer", outcome.message
-        if outcome.state is not None:
-            check_grounded(outcome.state, case.get("forbid", []))
-            if "base" in case:
-                base = bases[json.dumps(case["base"])]
-                check_same_route(outcome.state, base, case.get("bare_drug", False))
+        check_outcome(case, outcome, expect, bases)
 
 
 def test_zz_stores_are_unchanged(

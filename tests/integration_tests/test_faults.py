@@ -52,8 +52,8 @@ from kedrec_agent.literature.ingest import ingest_documents, ingest_paths
 from kedrec_agent.literature.readers import Document, read_documents
 from kedrec_agent.literature.search import Hit, LiteratureSearch
 from kedrec_agent.reasoning.runtime import load_model, load_uncached
-from kedrec_agent.safety.classes import DrugClasses
 from tests.conftest import FIXTURE_BUNDLE
+from tests.stubs import patch_agent
 from tests.tiny_llama import write_tiny_llama
 
 pytestmark = pytest.mark.integration
@@ -148,15 +148,7 @@ def agent_graph(
 ) -> Any:
     """The real graph on the tiny stores with the model missing (evidence ranking answers)."""
 
-    def no_model() -> None:
-        raise ConfigError("no model in this test")
-
-    classes = DrugClasses.from_settings(tiny_settings)
-    monkeypatch.setattr(nodes, "get_linker", lambda: tiny_linker)
-    monkeypatch.setattr(nodes, "knowledge_graph", lambda: tiny_kg)
-    monkeypatch.setattr(nodes, "load_model", no_model)
-    monkeypatch.setattr(nodes, "data_version", lambda: "kg:test")
-    monkeypatch.setattr(DrugClasses, "from_settings", classmethod(lambda cls: classes))
+    patch_agent(monkeypatch, tiny_settings, tiny_linker, tiny_kg, literature=True)
     return build_graph()
 
 

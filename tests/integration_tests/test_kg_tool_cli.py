@@ -40,6 +40,20 @@ def test_tool_links_names_and_returns_rows(tool: KnowledgeGraphTool) -> None:
     assert "Imatinib" in message.content
 
 
+def test_tool_related_indications_rank_the_closest_disease_first(
+    tool: KnowledgeGraphTool,
+) -> None:
+    message = _call(
+        tool, operation="related_indications", drug="imatinib", disease="chronic myeloid leukemia"
+    )
+    rows = message.artifact["rows"]
+    assert rows and "MESH:D015464" not in {r["disease"]["id"].partition("::")[2] for r in rows}
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert rows[0]["ancestor"] == "Leukemia"  # a sibling leukaemia, by the MeSH tree
+    assert "both under Leukemia" in message.content
+
+
 def test_tool_interactions_warn(tool: KnowledgeGraphTool) -> None:
     message = _call(tool, operation="interactions", drugs=["warfarin", "aspirin"])
     assert "INTERACTION" in message.content

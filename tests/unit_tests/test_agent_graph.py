@@ -13,15 +13,13 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from kedrec_agent.agent import nodes
 from kedrec_agent.agent.context import Context
 from kedrec_agent.agent.graph import build_graph
 from kedrec_agent.agent.result import AgentResult
 from kedrec_agent.config import Settings
-from kedrec_agent.errors import ConfigError, StoreUnavailableError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
-from kedrec_agent.safety.classes import DrugClasses
+from tests.stubs import patch_agent
 
 NOTE = "68-year-old woman with type 2 diabetes, allergic to penicillin"
 
@@ -33,19 +31,7 @@ def graph(
     tiny_linker: Linker,
     tiny_kg: KnowledgeGraph,
 ) -> Any:
-    def no_model() -> None:
-        raise ConfigError("no model in unit tests")
-
-    def no_literature() -> None:
-        raise StoreUnavailableError("Postgres at localhost:5432 is down")
-
-    classes = DrugClasses.from_settings(tiny_settings)
-    monkeypatch.setattr(nodes, "get_linker", lambda: tiny_linker)
-    monkeypatch.setattr(nodes, "knowledge_graph", lambda: tiny_kg)
-    monkeypatch.setattr(nodes, "literature_search", no_literature)
-    monkeypatch.setattr(nodes, "load_model", no_model)
-    monkeypatch.setattr(nodes, "data_version", lambda: "kg:test")
-    monkeypatch.setattr(DrugClasses, "from_settings", classmethod(lambda cls: classes))
+    patch_agent(monkeypatch, tiny_settings, tiny_linker, tiny_kg)
     return build_graph()
 
 

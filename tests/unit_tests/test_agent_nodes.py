@@ -1,4 +1,4 @@
-"""Graph nodes as plain functions: the reason node's low-confidence flag."""
+"""Graph nodes as plain functions: the reason node's low-confidence flag, literature gaps."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from langgraph.runtime import Runtime
 from kedrec_agent.agent import nodes
 from kedrec_agent.agent.context import Context
 from kedrec_agent.agent.state import State
-from kedrec_agent.errors import ConfigError
+from kedrec_agent.errors import ConfigError, UnknownEntityError
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity
+from kedrec_agent.literature.search import Hit
 
 
 def _state() -> State:
@@ -52,3 +53,30 @@ def test_missing_model_falls_back_and_low_confidence_is_flagged(
     assert any(note.startswith("Low confidence (0.20 < 0.30)") for note in update["notes"])
     assert "notes" not in _run(monkeypatch, Context(min_confidence=0.1))
     assert update["timings"]["reason"] >= 0
+
+
+def test_a_candidate_the_linker_cannot_name_loses_only_its_own_passages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hit = Hit(source="pubmed", external_id="1", chunk=0, title="T", snippet="S", score=0.5,
+              why=[])  # fmt: skip
+
+    class Search:
+        def search_pair(self, drug: str, disease: str, k: int) -> list[Hit]:
+            if drug == "DB99999":
+                raise UnknownEntityError(drug, "drug")
+            return [hit]
+
+    state = _state()
+    unknown = CandidateDrug(drug=Entity(id="Compound::DB99999"), condition="MESH:D015464",
+                            via="mechanism")  # fmt: skip
+    evidence = KGEvidence.model_validate(state.evidence)
+    evidence.candidates.insert(0, unknown)  # first: it must not stop the others
+    state.evidence = evidence.model_dump()
+    monkeypatch.setattr(nodes, "literature_search", lambda: Search())
+    update = nodes.literature(state, Runtime(context=Context()))
+    assert update["literature"] == {"DB99999": [], "DB00619": [hit.model_dump()]}
+    assert update["notes"] == [
+        "1 candidate(s) have no name the literature search knows; no passages were searched "
+        "for them."
+    ]

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kedrec_agent import api
 from kedrec_agent.agent.patient import link_value
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError, UnknownEntityError
@@ -31,7 +30,9 @@ from kedrec_agent.patients import from_fhir, load_patient
 from tests.bad_inputs import (
     Outcome,
     Recorder,
+    base_outputs,
     check_grounded,
+    check_outcome,
     check_same_route,
     clear,
     cli_args,
@@ -74,14 +75,7 @@ def stores_before(tiny_settings: Settings, tiny_kg: KnowledgeGraph) -> tuple[int
 
 @pytest.fixture(scope="module")
 def bases(graph: Recorder) -> dict[str, dict[str, Any]]:
-    """Output states of the injection cases' clean patients, computed once each."""
-    found: dict[str, dict[str, Any]] = {}
-    for case in CASES:
-        if "base" in case and (key := json.dumps(case["base"])) not in found:
-            graph.invoke(api.graph_input(case["base"]), context=api.make_context())
-            assert graph.last is not None
-            found[key] = graph.last
-    return found
+    return base_outputs(CASES, graph)
 
 
 def _expected(case: dict[str, Any], interface: str) -> set[str]:
@@ -92,15 +86,8 @@ def _expected(case: dict[str, Any], interface: str) -> set[str]:
 def _check(
     case: dict[str, Any], outcome: Outcome, interface: str, bases: dict[str, dict[str, Any]]
 ) -> None:
-    assert outcome.kind in _expected(case, interface), (interface, outcome.kind, outcome.message)
-    assert clear(outcome.message) or outcome.kind == "answer", (interface, outcome.message)
-    if outcome.state is None:
-        assert outcome.kind == "error" or interface == "cli", interface
-        return
-    check_grounded(outcome.state, case.get("forbid", []))
-    if "base" in case:
-        base = bases[json.dumps(case["base"])]
-        check_same_route(outcome.state, base, case.get("bare_drug", False))
+    assert outcome.state is not None or outcome.kind == "error" or interface == "cli", interface
+    check_outcome(case, outcome, _expected(case, interface), bases)
 
 
 def test_the_corpus_is_large_and_covers_every_kind() -> None:

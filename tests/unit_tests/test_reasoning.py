@@ -209,7 +209,7 @@ def test_log_likelihood_scores_match_a_full_forward_pass(tiny: ReasoningModel) -
     assert reasoner.score(task) == reasoner.score(task)  # deterministic
 
 
-def test_lora_adapter_changes_outputs_and_merges(tiny_dir: Path, tmp_path: Path) -> None:
+def test_lora_adapter_changes_outputs(tiny_dir: Path, tmp_path: Path) -> None:
     from peft import LoraConfig, get_peft_model
 
     base = LlamaForCausalLM.from_pretrained(tiny_dir)
@@ -222,10 +222,8 @@ def test_lora_adapter_changes_outputs_and_merges(tiny_dir: Path, tmp_path: Path)
     with torch.no_grad():
         before = plain.model(input_ids=ids).logits
         lora = adapted.model(input_ids=ids).logits
-        adapted.merge_adapter()
-        merged = adapted.model(input_ids=ids).logits
+    assert adapted.adapter == tmp_path / "adapter" and plain.adapter is None
     assert not torch.allclose(before, lora, atol=1e-4)
-    assert torch.allclose(lora, merged, atol=1e-4)
 
 
 def test_bad_models_and_adapters_are_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:

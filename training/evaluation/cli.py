@@ -62,10 +62,13 @@ def _command() -> str:
 
 
 def _save(harness: Any, name: str, result: dict[str, Any]) -> Path:
+    """Write ``result`` with the command and versions to ``<out>/<name>.json``; say where."""
     from training.evaluation.report import write_json
 
     data = {"command": _command(), "versions": harness.versions(), name: result}
-    return write_json(data, harness.out / f"{name}.json")
+    path = write_json(data, harness.out / f"{name}.json")
+    out.print(f"→ {path}")
+    return path
 
 
 def _print_selection(result: dict[str, Any]) -> None:
@@ -107,9 +110,7 @@ def exprxrec(
         models=models,
     )  # fmt: skip
     _print_selection(result)
-    path = _save(harness, "exprxrec", result)
-    out.print(f"→ {path}")
-    return path
+    return _save(harness, "exprxrec", result)
 
 
 @app.command(name="indications")
@@ -130,9 +131,7 @@ def indications_cmd(
     result = runs.indications(harness, file, models=models)
     for name, f in result["methods"].items():
         out.print(f"{name:>14}: AUROC {f['auroc']:.3f} AUPRC {f['auprc']:.3f}", highlight=False)
-    path = _save(harness, "indications", result)
-    out.print(f"→ {path}")
-    return path
+    return _save(harness, "indications", result)
 
 
 @app.command(name="mimic")
@@ -167,9 +166,7 @@ def mimic_cmd(
         f"ground-truth DDI rate {result['ground_truth']['ddi_rate']:.3f}",
         highlight=False,
     )
-    path = _save(harness, "mimic", result)
-    out.print(f"→ {path}")
-    return path
+    return _save(harness, "mimic", result)
 
 
 @app.command(name="patients")
@@ -193,9 +190,7 @@ def patients_cmd(
         f"{result['mean_s']:.2f} s mean",
         highlight=False,
     )
-    path = _save(harness, "patients", result)
-    out.print(f"→ {path}")
-    return path
+    return _save(harness, "patients", result)
 
 
 @app.command()

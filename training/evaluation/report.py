@@ -65,6 +65,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish(fig: Any, ax: Any, path: Path, **legend: Any) -> Path:
+    """Add the legend, save the figure to ``path`` and free it."""
+    ax.legend(**legend)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 def _bars(selection: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     methods = list(selection["methods"])
@@ -80,11 +89,7 @@ def _bars(selection: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(list(xs), methods, rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_title(f"expRxRec selection ({selection['model_subset']} tasks, gold masked)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def _rouge_hist(selection: dict[str, Any], path: Path) -> Path | None:
@@ -100,11 +105,7 @@ def _rouge_hist(selection: dict[str, Any], path: Path) -> Path | None:
     ax.hist(list(series.values()), bins=20, range=(0, 1), label=list(series), stacked=False)
     ax.set_xlabel("ROUGE-L F1 against the DrugMechDB rationale")
     ax.set_ylabel("tasks")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def _latency_hist(selection: dict[str, Any], path: Path) -> Path | None:
@@ -121,11 +122,7 @@ def _latency_hist(selection: dict[str, Any], path: Path) -> Path | None:
     ax.hist(list(series.values()), bins=20, label=list(series))
     ax.set_xlabel("seconds per task (model answer; evidence gathered once, not counted)")
     ax.set_ylabel("tasks")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def _calibration_plot(selection: dict[str, Any], path: Path) -> Path | None:
@@ -147,11 +144,7 @@ def _calibration_plot(selection: dict[str, Any], path: Path) -> Path | None:
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path, fontsize=8)
 
 
 def _mimic_bars(result: dict[str, Any], path: Path) -> Path:
@@ -169,11 +162,7 @@ def _mimic_bars(result: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(list(range(len(methods))), methods)
     ax.set_ylim(0, 1)
     ax.set_title(f"MIMIC-III ({result['admissions_evaluated']} admissions)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 # --- markdown ------------------------------------------------------------------------------

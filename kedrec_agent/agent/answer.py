@@ -19,6 +19,7 @@ from kedrec_agent.agent.result import (
 )
 from kedrec_agent.agent.state import State
 from kedrec_agent.config import get_settings
+from kedrec_agent.reasoning.answer import support
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.schema import Evidence, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning
@@ -40,11 +41,8 @@ def data_version() -> str:
 
 
 def _scores(evidence: list[Evidence]) -> dict[str, float]:
-    """Summed evidence priority per drug, scaled so that the best-supported drug is 1.0."""
-    totals: dict[str, float] = {}
-    for item in evidence:
-        for drug in item.drugs:
-            totals[drug] = totals.get(drug, 0.0) + item.priority
+    """Each drug's evidence support (the fallback ranking's), scaled so the best is 1.0."""
+    totals = support(evidence)
     best = max(totals.values(), default=0.0)
     return {d: round(t / best, 3) for d, t in totals.items()} if best > 0 else {}
 

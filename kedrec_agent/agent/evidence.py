@@ -18,8 +18,9 @@ from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
 
-EVIDENCE_VERSION = "evidence-v2"
-"""v2: indications of each candidate for related diseases (MeSH trees)."""
+EVIDENCE_VERSION = "evidence-v3"
+"""v2: indications of each candidate for related diseases (MeSH trees); v3: their count
+is worded as indications for *other* diseases (v2 said "in all")."""
 
 
 def _label(entity: Entity) -> str:
@@ -43,7 +44,7 @@ def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | Non
     if best.score <= 0:
         examples = ", ".join(_label(r.disease) for r in cand.related)
         text = (
-            f"{drug} has {count} known indication(s) in the graph, none related to "
+            f"{drug} has {count} known indication(s) for other diseases, none related to "
             f"{condition} in MeSH (e.g. {examples})."
         )
         return text, 2.0 + bonus
@@ -51,7 +52,7 @@ def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | Non
     text = f"{drug} is indicated for {_label(best.disease)}, related to {condition}{shared}"
     others = [_label(r.disease) for r in cand.related[1:] if r.score > 0]
     text += f", and for {others[0]}" if others else ""
-    text += f"; {count} known indication(s) in all."
+    text += f"; {count} known indication(s) for other diseases."
     return text, 2.0 + 0.9 * best.score + bonus
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import json_repair
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.schema import (
     Choice,
+    Evidence,
     ModelAnswer,
     ModelChoice,
     ReasoningTask,
@@ -136,8 +138,8 @@ PER_ITEM = 0.1
 """What each further evidence item adds to a candidate's strongest one in the ranking."""
 
 
-def evidence_weights(task: ReasoningTask) -> dict[str, float]:
-    """Per candidate: its strongest item's priority plus :data:`PER_ITEM` per item; 0 if none.
+def support(evidence: Iterable[Evidence]) -> dict[str, float]:
+    """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item.
 
     The strongest kind of evidence decides (a direct indication over a related one over a
     mechanism path over a passage); the amount breaks ties. A plain sum would let the
@@ -145,13 +147,17 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
     """
     best: dict[str, float] = {}
     count: dict[str, int] = {}
-    for item in task.evidence:
+    for item in evidence:
         for drug in item.drugs:
             best[drug] = max(best.get(drug, 0.0), max(0.0, item.priority))
             count[drug] = count.get(drug, 0) + 1
-    return {
-        c.id: best[c.id] + PER_ITEM * count[c.id] if c.id in count else 0.0 for c in task.candidates
-    }
+    return {drug: best[drug] + PER_ITEM * count[drug] for drug in best}
+
+
+def evidence_weights(task: ReasoningTask) -> dict[str, float]:
+    """Every candidate's :func:`support` (0 for a candidate without evidence)."""
+    weights = support(task.evidence)
+    return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
 
 
 def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:

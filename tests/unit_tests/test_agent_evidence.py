@@ -76,7 +76,7 @@ def test_related_indications_become_one_item_ranked_below_a_direct_indication() 
     text, priority = related_item(cand, "Peptic esophagitis") or ("", 0.0)
     assert text == (
         "Dexlansoprazole is indicated for Reflux, related to Peptic esophagitis (both under "
-        "Esophageal Diseases in MeSH); 2 known indication(s) in all."
+        "Esophageal Diseases in MeSH); 2 known indication(s) for other diseases."
     )
     assert priority == 2.0 + 0.9 * 0.6 + 2 / 200 and 2.0 < priority < 3.0
     unrelated = cand.model_copy(update={"related": cand.related[1:]})

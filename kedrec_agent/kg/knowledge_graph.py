@@ -440,9 +440,10 @@ class KnowledgeGraph:
 
     def drug_facts(self, drug_id: str) -> DrugFacts:
         """Label, genes, indications and number of interacting drugs of one drug."""
-        count = self._select(queries.INTERACTION_COUNT, drug=vocab.entity_iri(drug_entity(drug_id)))
+        drug = Entity(id=drug_entity(drug_id), label=self.drug_label(drug_id))
+        count = self._select(queries.INTERACTION_COUNT, drug=vocab.entity_iri(drug.id))
         return DrugFacts(
-            drug=Entity(id=drug_entity(drug_id), label=self.drug_label(drug_id)),
+            drug=drug,
             genes=self.drug_genes(drug_id),
             indications=self.drug_indications(drug_id),
             interacting_drugs=int(count[0].n) if count else 0,

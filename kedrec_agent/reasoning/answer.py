@@ -165,14 +165,14 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
 
     Candidates without evidence are left out; the answer abstains if none has any.
     """
-    support: dict[str, list[str]] = {c.id: [] for c in task.candidates}
+    cited: dict[str, list[str]] = {c.id: [] for c in task.candidates}
     for item in task.evidence:
         for drug in item.drugs:
-            if drug in support:
-                support[drug].append(item.id)
+            if drug in cited:
+                cited[drug].append(item.id)
     weight = evidence_weights(task)
     order = sorted(
-        (c for c in task.candidates if support[c.id]),
+        (c for c in task.candidates if cited[c.id]),
         key=lambda c: -weight[c.id],  # stable: ties keep the given order
     )
     choices = [
@@ -180,10 +180,10 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
             drug_id=c.id,
             drug_name=c.name,
             rationale=(
-                f"Ranked by evidence, not by the model: {len(support[c.id])} item(s) "
+                f"Ranked by evidence, not by the model: {len(cited[c.id])} item(s) "
                 f"concern {c.name}."
             ),
-            evidence_ids=support[c.id],
+            evidence_ids=cited[c.id],
         )
         for c in order[: task.max_choices]
     ]

@@ -23,6 +23,13 @@ out = Console()
 
 SPLITS = ("train", "dev")
 ConfigOpt = Annotated[str, typer.Option("--config", help="cpu-small (this CPU) or gpu.")]
+DevLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Dev tasks to answer: the seeded subset `kedrec eval exprxrec --limit` answers.",
+    ),
+]
 
 
 def _settings() -> Any:
@@ -197,17 +204,19 @@ def sft(
 def evaluate(
     adapter: Annotated[Path | None, typer.Option(help="Adapter folder to compare.")] = None,
     tasks_file: Annotated[Path | None, typer.Option("--tasks", help="Dev tasks JSONL.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: DevLimitOpt = 100,
     literature: bool = True,
 ) -> dict[str, Any]:
     """Selection accuracy on dev tasks (gold masked): base model vs the adapter."""
     import dataclasses
 
+    from kedrec_agent.agent.answer import data_version
     from kedrec_agent.reasoning.runtime import load_model
     from training.evaluate import evaluate_selection
     from training.tasks import read_tasks
 
-    todo = read_tasks(tasks_file or _work("tasks_dev.jsonl"))[:limit]
+    todo = read_tasks(tasks_file or _work("tasks_dev.jsonl"))
+    cache = Path(_settings().home) / "eval" / "cache"  # shared with `kedrec eval`
     base = load_model(dataclasses.replace(_settings(), adapter=None, default_adapter=False))
     sources = _sources(literature)
     sources.model = base
@@ -216,7 +225,9 @@ def evaluate(
     if adapter is not None:
         runs.append(("adapter", load_model(dataclasses.replace(_settings(), adapter=adapter))))
     for name, model in runs:
-        report = evaluate_selection(todo, sources, model)
+        report = evaluate_selection(
+            todo, sources, model, limit=limit, cache_dir=cache, data=data_version()
+        )
         out.print(report.summary(name), highlight=False)
         figures[name] = {
             "accuracy": round(report.accuracy, 4),
@@ -254,7 +265,7 @@ def run_all(
     install: Annotated[
         bool, typer.Option(help="Copy the adapter into the package (the default adapter).")
     ] = False,
-    dev_limit: Annotated[int | None, typer.Option(min=1, help="Dev tasks to check.")] = None,
+    dev_limit: DevLimitOpt = 100,
 ) -> None:
     """Tasks (train and dev), traces, adapter, dev check; optionally install the adapter."""
     from kedrec_agent.reasoning.runtime import PACKAGED_ADAPTER

@@ -7,7 +7,7 @@ methods.ModelMethod` answering as the reasoning node does), reduced to the count
 card needs; ``kedrec eval`` gives every metric and baseline.
 
 Example:
-    >>> report = evaluate_selection(read_tasks(path), sources)  # doctest: +SKIP
+    >>> report = evaluate_selection(read_tasks(path), sources, limit=100)  # doctest: +SKIP
     >>> report.accuracy  # doctest: +SKIP
     0.41
 """
@@ -17,21 +17,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tqdm import tqdm
 
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from training.collect import Sources
-from training.evaluation.exprxrec import gather_evidence
+from training.evaluation.exprxrec import gather_evidence, subset
 from training.evaluation.methods import ModelMethod
 from training.schema import Task
 
 
 @dataclass
 class SelectionReport:
-    """Counts over the tasks (fractions are of all tasks)."""
+    """Counts over the answered tasks (fractions are of those).
+
+    ``unavailable`` counts the tasks left out because their evidence could not be gathered.
+    """
 
     tasks: int = 0
+    unavailable: int = 0
     correct: int = 0
     fallback: int = 0
     ungrounded: int = 0
@@ -59,23 +64,27 @@ def evaluate_selection(
     sources: Sources,
     model: ReasoningModel | None = None,
     *,
+    limit: int | None = None,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    data: str = "",
     progress: bool = True,
 ) -> SelectionReport:
-    """Answer each task with ``model`` (default: the sources' model) and count.
+    """Answer a seeded subset of the tasks with ``model`` (default: the sources' model).
 
-    A fallback answer (the model's output unusable) counts with the evidence ranking's
-    choice, as the agent would show it, and is counted separately.
+    The subset is the harness's (:func:`~training.evaluation.exprxrec.subset` of the tasks
+    whose evidence could be gathered, with the same ``seed``), and ``cache_dir``/``data``
+    share its evidence cache, so the figures are those of ``kedrec eval exprxrec --limit``
+    for the same tasks. A fallback answer (the model's output unusable) counts with the
+    evidence ranking's choice, as the agent would show it, and is counted separately.
     """
     method = ModelMethod("model", model or sources.model)
-    report = SelectionReport()
+    visible = gather_evidence(tasks, sources, cache_dir, data=data, workers=1, progress=progress)
+    usable = [t for t in tasks if t.task_id in visible]  # a store error is logged
+    report = SelectionReport(unavailable=len(tasks) - len(usable))
     started = time.perf_counter()
-    visible = gather_evidence(tasks, sources, None, workers=1, progress=progress)
-    for task in tqdm(tasks, desc="selection", unit="task", disable=not progress):
-        if task.task_id not in visible:  # a store error (logged): counted as abstained
-            report.tasks += 1
-            report.abstained += 1
-            report.chosen[task.task_id] = None
-            continue
+    for task in tqdm(subset(usable, limit, seed), desc="selection", unit="task",
+                     disable=not progress):  # fmt: skip
         answer = method.predict(task, visible[task.task_id])
         report.tasks += 1
         report.correct += answer.chosen == task.positive

@@ -19,8 +19,8 @@ from kedrec_agent.agent.result import (
 )
 from kedrec_agent.agent.state import State
 from kedrec_agent.config import get_settings
-from kedrec_agent.reasoning.answer import support
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
+from kedrec_agent.reasoning.ranking import support
 from kedrec_agent.reasoning.schema import Evidence, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning
 

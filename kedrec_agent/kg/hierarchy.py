@@ -74,6 +74,21 @@ class DiseaseHierarchy:
     def __contains__(self, disease_id: object) -> bool:
         return disease_id in self._trees
 
+    def lineage(self, disease: str | Iterable[str]) -> set[str]:
+        """MeSH ids of the headings above or below ``disease`` in any of its trees.
+
+        ``disease`` is one id or its equivalent ids; they themselves are not included.
+        Empty when none of them has a tree number.
+        """
+        own = _numbers(self._trees, disease)
+        ids = {disease} if isinstance(disease, str) else set(disease)
+        return {
+            other
+            for other, numbers in self._trees.items()
+            if other not in ids
+            and any(_within(x, y) or _within(y, x) for x in own for y in numbers)
+        }
+
     def relation(self, a: str | Iterable[str], b: str | Iterable[str]) -> Relatedness:
         """The closest relation between two diseases, each given as one id or equivalent ids.
 
@@ -88,6 +103,11 @@ class DiseaseHierarchy:
                 if depth and score > best.score:
                     best = Relatedness(round(score, 4), self._names.get(".".join(x[:depth])))
         return best
+
+
+def _within(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether tree number ``a`` is ``b`` or one of its ancestors."""
+    return len(a) <= len(b) and list(b[: len(a)]) == list(a)
 
 
 def _numbers(trees: Mapping[str, list[list[str]]], ids: str | Iterable[str]) -> list[list[str]]:

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import json_repair
 from pydantic import ValidationError
 
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
+from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Choice,
-    Evidence,
     ModelAnswer,
     ModelChoice,
     ReasoningTask,
@@ -134,34 +133,8 @@ def check_answer(
     return choices[: task.max_choices], removed
 
 
-PER_ITEM = 0.1
-"""What each further evidence item adds to a candidate's strongest one in the ranking."""
-
-
-def support(evidence: Iterable[Evidence]) -> dict[str, float]:
-    """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item.
-
-    The strongest kind of evidence decides (a direct indication over a related one over a
-    mechanism path over a passage); the amount breaks ties. A plain sum would let the
-    passages that every candidate gets outweigh one indication.
-    """
-    best: dict[str, float] = {}
-    count: dict[str, int] = {}
-    for item in evidence:
-        for drug in item.drugs:
-            best[drug] = max(best.get(drug, 0.0), max(0.0, item.priority))
-            count[drug] = count.get(drug, 0) + 1
-    return {drug: best[drug] + PER_ITEM * count[drug] for drug in best}
-
-
-def evidence_weights(task: ReasoningTask) -> dict[str, float]:
-    """Every candidate's :func:`support` (0 for a candidate without evidence)."""
-    weights = support(task.evidence)
-    return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
-
-
 def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:
-    """Rank candidates by their evidence (:func:`evidence_weights`), marked as a fallback.
+    """Candidates ranked by their evidence (``ranking.ranked_candidates``), marked as a fallback.
 
     Candidates without evidence are left out; the answer abstains if none has any.
     """
@@ -170,11 +143,7 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
         for drug in item.drugs:
             if drug in cited:
                 cited[drug].append(item.id)
-    weight = evidence_weights(task)
-    order = sorted(
-        (c for c in task.candidates if cited[c.id]),
-        key=lambda c: -weight[c.id],  # stable: ties keep the given order
-    )
+    order = [c for c in ranked_candidates(task) if cited[c.id]]
     choices = [
         Choice(
             drug_id=c.id,

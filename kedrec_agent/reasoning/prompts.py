@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import Evidence, ReasoningTask
 
-PROMPT_VERSION = "reason-v1"
+PROMPT_VERSION = "reason-v2"
 
 SYSTEM = (
     "You are a clinical pharmacology assistant supporting a clinician. Choose the best drug "
@@ -41,8 +42,15 @@ def _patient(task: ReasoningTask) -> str:
     return "\n".join(lines)
 
 
-def _candidates(task: ReasoningTask) -> str:
-    return "\n".join(f"- {c.id}: {c.name}" for c in task.candidates)
+def _candidates(task: ReasoningTask, shown: list[Evidence]) -> str:
+    """One line per candidate, strongest evidence first, with the ids of its shown items."""
+    lines = []
+    for c in ranked_candidates(task):
+        ids = [e.id for e in shown if c.id in e.drugs]
+        lines.append(
+            f"- {c.id}: {c.name} — {'evidence ' + ', '.join(ids) if ids else 'no evidence'}"
+        )
+    return "\n".join(lines)
 
 
 def _item(evidence: Evidence, count_tokens: Callable[[str], int]) -> str:
@@ -50,19 +58,19 @@ def _item(evidence: Evidence, count_tokens: Callable[[str], int]) -> str:
     text = " ".join(evidence.text.split())
     while count_tokens(text) > MAX_ITEM_TOKENS and " " in text:
         text = text[: int(len(text) * 0.8)].rsplit(" ", 1)[0] + " …"
-    return f"[{evidence.id}] ({source}) {text}"
+    return f"[{evidence.id}] ({', '.join([*evidence.drugs, source])}) {text}"
 
 
 def select_evidence(
     task: ReasoningTask, count_tokens: Callable[[str], int], budget: int
-) -> list[tuple[str, str]]:
-    """Evidence lines that fit ``budget`` tokens.
+) -> list[Evidence]:
+    """Evidence items whose lines fit ``budget`` tokens.
 
     Each candidate's best item comes before any candidate's second (so every candidate is
     heard), and within a round the highest priority first.
 
     Returns:
-        (evidence id, line) pairs in prompt order.
+        The kept items, in the order they were chosen.
     """
     by_drug: dict[str, list[Evidence]] = {}
     for item in sorted(task.evidence, key=lambda e: -e.priority):
@@ -73,22 +81,37 @@ def select_evidence(
         level = [items[depth] for items in by_drug.values() if len(items) > depth]
         order += sorted(level, key=lambda e: -e.priority)
         depth += 1
-    kept: list[tuple[str, str]] = []
+    kept: list[Evidence] = []
     used = 0
     for item in order:
-        line = _item(item, count_tokens)
-        cost = count_tokens(line) + 1
+        cost = count_tokens(_item(item, count_tokens)) + 1
         if used + cost > budget:
             continue  # a shorter item further down may still fit
-        kept.append((item.id, line))
+        kept.append(item)
         used += cost
     return kept
+
+
+def _by_candidate(task: ReasoningTask, kept: list[Evidence]) -> list[Evidence]:
+    """``kept`` grouped by candidate, strongest candidate first, each by priority."""
+    rank = {c.id: i for i, c in enumerate(ranked_candidates(task))}
+    return sorted(
+        kept,
+        key=lambda e: (
+            min((rank.get(d, len(rank)) for d in e.drugs), default=len(rank)),
+            -e.priority,
+        ),
+    )
 
 
 def build_messages(
     task: ReasoningTask, count_tokens: Callable[[str], int], budget: int
 ) -> tuple[list[dict[str, str]], list[str]]:
     """Chat messages for ``task`` whose user turn fits ``budget`` tokens.
+
+    Candidates are listed strongest evidence first (:mod:`kedrec_agent.reasoning.ranking`),
+    each with the ids of its shown evidence; every evidence line names the candidates it
+    concerns, so the choice and its citations can be read off the prompt.
 
     Args:
         task: patient, candidates and evidence.
@@ -99,13 +122,20 @@ def build_messages(
     Returns:
         ``[system, user]`` messages and the ids of the evidence items they show.
     """
-    head = f"{_patient(task)}\n\nCandidates:\n{_candidates(task)}\n\nEvidence:\n"
     tail = (
-        f"\n\nChoose up to {task.max_choices} of the candidates, best first, by their ids. "
-        "If the evidence does not support any, choose none and give a low confidence."
+        "\n\nCandidates are listed strongest evidence first. Choose up to "
+        f"{task.max_choices} of them, best first, by their ids. If the evidence does not "
+        "support any, choose none and give a low confidence."
     )
-    fixed = count_tokens(SYSTEM) + count_tokens(head) + count_tokens(tail)
-    kept = select_evidence(task, count_tokens, max(0, budget - fixed))
-    user = head + ("\n".join(line for _, line in kept) or "(no evidence found)") + tail
+
+    def head(shown: list[Evidence]) -> str:
+        return f"{_patient(task)}\n\nCandidates:\n{_candidates(task, shown)}\n\nEvidence:\n"
+
+    # The candidate lines list every item's id at most once, so sizing them with all the
+    # evidence is an upper bound on what the kept items need.
+    fixed = count_tokens(SYSTEM) + count_tokens(head(task.evidence)) + count_tokens(tail)
+    kept = _by_candidate(task, select_evidence(task, count_tokens, max(0, budget - fixed)))
+    lines = "\n".join(_item(item, count_tokens) for item in kept)
+    user = head(kept) + (lines or "(no evidence found)") + tail
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
-    return messages, [evidence_id for evidence_id, _ in kept]
+    return messages, [item.id for item in kept]

@@ -8,7 +8,8 @@ from kedrec_agent.agent.evidence import reasoning_task, related_item
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity, MechanismPath, RelatedIndication
 from kedrec_agent.literature.search import Hit
-from kedrec_agent.reasoning.answer import evidence_weights, fallback
+from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.ranking import evidence_weights
 from kedrec_agent.reasoning.schema import (
     Candidate,
     Evidence,

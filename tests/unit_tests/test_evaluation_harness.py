@@ -33,8 +33,9 @@ from kedrec_agent.safety.checks import SafetyWarning
 from tests.tiny_llama import write_tiny_llama
 from tests.unit_tests.test_tasks import HEADER, IMATINIB_PATH, INDICATIONS
 from training.collect import Sources
+from training.evaluate import evaluate_selection
 from training.evaluation import methods as methods_module
-from training.evaluation.exprxrec import build_eval_tasks, gather_evidence, run_selection
+from training.evaluation.exprxrec import build_eval_tasks, gather_evidence, run_selection, subset
 from training.evaluation.indications import indication_tasks, run_indications
 from training.evaluation.methods import (
     KGPathMethod,
@@ -151,6 +152,32 @@ def test_selection_run_baselines_all_tasks_model_on_the_subset(
         assert strip == [{**r, "seconds": 0} for r in runs[1][name]["records"]]
     tiny = result["tiny"]["metrics"]
     assert {"citation_precision", "hallucinated_id_rate", "fallback"} <= set(tiny)
+
+
+def test_train_evaluate_answers_the_harness_subset_and_shares_its_cache(
+    tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, tmp_path: Path
+) -> None:
+    assert len(tasks) > 2, "the subset must be a proper one for the test to mean anything"
+    report = evaluate_selection(
+        tasks, sources, tiny_model, limit=2, seed=5, cache_dir=tmp_path, data="v1",
+        progress=False,
+    )  # fmt: skip
+    picked = [t.task_id for t in subset(tasks, 2, 5)]
+    assert list(report.chosen) == picked and report.tasks == 2 and report.unavailable == 0
+    every, method = (
+        gather_evidence(tasks, sources, None, progress=False),
+        ModelMethod("m", tiny_model),
+    )
+    answers = {t.task_id: method.predict(t, every[t.task_id]).chosen for t in tasks}
+    assert report.chosen == {task_id: answers[task_id] for task_id in picked}
+    expected = sum(answers[t.task_id] == t.positive for t in tasks if t.task_id in picked)
+    assert report.correct == expected
+    broken = dataclasses.replace(sources, kg=None)  # type: ignore[arg-type]  # must hit the cache
+    again = evaluate_selection(
+        tasks, broken, tiny_model, limit=2, seed=5, cache_dir=tmp_path, data="v1",
+        progress=False,
+    )  # fmt: skip
+    assert again.chosen == report.chosen
 
 
 def test_kg_path_abstains_without_evidence_and_ablation_drops_a_kind(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from kedrec_agent.kg.hierarchy import EMPTY, DiseaseHierarchy, Relatedness, load_hierarchy
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from training.evaluation.exprxrec import lineage_masked
+from training.schema import Task, TaskCandidate
 
 TREE = DiseaseHierarchy(
     {
@@ -75,3 +77,36 @@ def test_related_indications_respect_the_mask(tiny_kg: KnowledgeGraph) -> None:
     related = masked.related_indications("DB00178", "MESH:D003924")
     assert "MESH:D003920" not in {r.disease.local_id for r in related}
     assert masked.hierarchy is tiny_kg.hierarchy
+
+
+def test_lineage_is_the_ancestors_and_descendants_not_siblings() -> None:
+    assert TREE.lineage("MESH:D1") == {"MESH:D3"}  # D2 is a sibling, D4 a cousin
+    assert TREE.lineage("MESH:D3") == {"MESH:D1", "MESH:D2"}
+    assert TREE.lineage(["DOID:1", "MESH:D3"]) == {"MESH:D1", "MESH:D2"}
+    assert TREE.lineage("DOID:1") == set() and EMPTY.lineage("MESH:D1") == set()
+
+
+def test_lineage_masking_hides_the_parent_heading_indication(tiny_kg: KnowledgeGraph) -> None:
+    task = Task(
+        task_id="t",
+        split="dev",
+        disease="MESH:D003924",
+        disease_name="Diabetes Mellitus, Type 2",
+        positive="DB00178",
+        source="drugbank",
+        candidates=[
+            TaskCandidate(id="DB00178", name="Ramipril", negative="positive"),
+            TaskCandidate(id="DB00619", name="Imatinib", negative="random"),
+        ],
+        exclusions=[("DB00178", "MESH:D003924")],
+    )
+    (strict,) = lineage_masked([task], tiny_kg)
+    assert strict.exclusions[0] == task.exclusions[0] and len(strict.exclusions) > 1
+
+    def related(t: Task) -> set[str]:
+        kg = tiny_kg.with_exclusions(t.exclusions)
+        return {r.disease.local_id for r in kg.related_indications("DB00178", t.disease)}
+
+    assert "MESH:D003920" in related(task)  # the parent heading: shown by default
+    assert "MESH:D003920" not in related(strict)
+    assert related(strict), "unrelated indications (hypertension) stay visible"

@@ -79,8 +79,21 @@ def test_prompt_lists_patient_candidates_and_evidence() -> None:
     user = messages[1]["content"]
     assert len(kept) == 4 and messages[0]["role"] == "system"
     assert "54-year-old female" in user and "Chronic myeloid leukemia (MESH:D015464)" in user
-    assert "- DB00619: Imatinib" in user and "[E2] (PMID:1001)" in user
-    assert PROMPT_VERSION == "reason-v1"
+    assert "- DB00619: Imatinib — evidence E1, E3" in user
+    assert "[E2] (DB01254, PMID:1001)" in user and "[E1] (DB00619, knowledge graph)" in user
+    assert PROMPT_VERSION == "reason-v2"
+
+
+def test_candidates_are_listed_strongest_evidence_first_with_their_items() -> None:
+    task = _task()
+    task.candidates.reverse()  # Dasatinib given first, but Imatinib has the stronger items
+    task.candidates.append(Candidate(id="DB00001", name="Lepirudin"))
+    user = build_messages(task, _words, budget=10_000)[0][1]["content"]
+    listed = user.split("Candidates:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(":")[0] for line in listed] == ["- DB00619", "- DB01254", "- DB00001"]
+    assert listed[2].endswith("no evidence")
+    evidence = user.split("Evidence:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split("]")[0] for line in evidence] == ["[E1", "[E3", "[E2", "[E4"]
 
 
 def test_evidence_is_budgeted_by_priority_and_shared_between_candidates() -> None:

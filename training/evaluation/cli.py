@@ -97,6 +97,16 @@ def exprxrec(
     negatives: Annotated[int, typer.Option(min=1, max=20, help="Negatives per task.")] = 4,
     limit: LimitOpt = 100,
     models: ModelsOpt = True,
+    ablations: Annotated[
+        bool, typer.Option(help="Also run the default model without KG / literature evidence.")
+    ] = True,
+    mask_lineage: Annotated[
+        bool,
+        typer.Option(
+            help="Stricter masking: also hide the candidates' indications of the disease's "
+            "MeSH ancestors and descendants (a sensitivity check)."
+        ),
+    ] = False,
     seed: SeedOpt = 0,
     literature: LiteratureOpt = True,
     output: OutOpt = None,
@@ -107,7 +117,7 @@ def exprxrec(
     harness = _harness(output, seed, literature)
     result = runs.exprxrec(
         harness, diseases, indications, rationales, negatives=negatives, limit=limit,
-        models=models,
+        models=models, ablations=ablations, mask_lineage=mask_lineage,
     )  # fmt: skip
     _print_selection(result)
     return _save(harness, "exprxrec", result)

@@ -33,6 +33,7 @@ from kedrec_agent import __version__
 from kedrec_agent.agent.evidence import EVIDENCE_VERSION
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError, KedrecError
+from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.reasoning.schema import ReasoningTask
 from training.collect import Sources, visible_task
 from training.evaluation.methods import Method, Prediction
@@ -87,6 +88,21 @@ def build_eval_tasks(
         drop_forbidden=True,
         settings=settings,
     )
+
+
+def lineage_masked(tasks: Sequence[Task], kg: KnowledgeGraph) -> list[Task]:
+    """The tasks with a stricter masking, a sensitivity check of the default one.
+
+    Each task also hides every candidate's indication edges to the disease's MeSH ancestors
+    and descendants (:meth:`~kedrec_agent.kg.hierarchy.DiseaseHierarchy.lineage`), so no
+    related-indication evidence comes from a broader or narrower heading of the disease.
+    """
+    masked = []
+    for task in tasks:
+        lineage = sorted(kg.hierarchy.lineage(kg.equivalences.concept(task.disease).equivalents))
+        extra = [(c.id, disease) for c in task.candidates for disease in lineage]
+        masked.append(task.model_copy(update={"exclusions": [*task.exclusions, *extra]}))
+    return masked
 
 
 def tasks_digest(tasks: Sequence[Task]) -> str:

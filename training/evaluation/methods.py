@@ -32,7 +32,8 @@ import numpy as np
 
 from kedrec_agent.errors import KedrecError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.reasoning.answer import evidence_weights, fallback
+from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.ranking import evidence_weights
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask

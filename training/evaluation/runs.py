@@ -15,6 +15,7 @@ from training.evaluation.exprxrec import (
     build_eval_tasks,
     bundle_split,
     gather_evidence,
+    lineage_masked,
     run_selection,
     subset,
 )
@@ -34,6 +35,8 @@ def exprxrec(
     negatives: int = 4,
     limit: int | None = 100,
     models: bool = True,
+    ablations: bool = True,
+    mask_lineage: bool = False,
 ) -> dict[str, Any]:
     """expRxRec-style selection on a disease list (default: the bundle's dev split).
 
@@ -45,6 +48,9 @@ def exprxrec(
         negatives: negatives per task.
         limit: tasks the model-based methods answer (a seeded subset); ``None``: all.
         models: run the model-based methods (off: the baselines only).
+        ablations: also run the default model without KG / without literature evidence.
+        mask_lineage: also mask the candidates' indications of the disease's MeSH ancestors
+            and descendants (:func:`~training.evaluation.exprxrec.lineage_masked`).
     """
     settings = harness.settings
     dev = bundle_split(settings, "dev")
@@ -54,6 +60,8 @@ def exprxrec(
     tasks = build_eval_tasks(
         *files, negatives=negatives, seed=harness.seed, forbidden=forbidden, settings=settings
     )
+    if mask_lineage:
+        tasks = lineage_masked(tasks, harness.kg)
     visible = gather_evidence(
         tasks,
         harness.sources,
@@ -66,7 +74,7 @@ def exprxrec(
     picked = {t.task_id for t in subset(usable, limit, harness.seed)}
     methods = harness.baseline_methods()
     if models:
-        methods += harness.model_methods()
+        methods += harness.model_methods(ablations=ablations)
     results = run_selection(usable, visible, methods, model_tasks=picked, progress=harness.progress)
     summary = summarize(tasks)
     return {
@@ -78,6 +86,7 @@ def exprxrec(
         "dropped_forbidden": summary.stats.dropped_forbidden if summary.stats else 0,
         "model_subset": len(picked),
         "negatives": negatives,
+        "mask_lineage": mask_lineage,
         "adapter": "available" if harness.adapter_model is not None else "not available",
         "methods": results,
     }

@@ -1,0 +1,38 @@
+"""How much evidence backs each candidate: the one ranking the prompt, fallback and baselines share.
+
+The strongest kind of evidence decides (a direct indication over a related one over a
+mechanism path over a passage); the amount breaks ties. A plain sum would let the passages
+that every candidate gets outweigh one indication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kedrec_agent.reasoning.schema import Candidate, Evidence, ReasoningTask
+
+PER_ITEM = 0.1
+"""What each further evidence item adds to a candidate's strongest one."""
+
+
+def support(evidence: Iterable[Evidence]) -> dict[str, float]:
+    """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item."""
+    best: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for item in evidence:
+        for drug in item.drugs:
+            best[drug] = max(best.get(drug, 0.0), max(0.0, item.priority))
+            count[drug] = count.get(drug, 0) + 1
+    return {drug: best[drug] + PER_ITEM * count[drug] for drug in best}
+
+
+def evidence_weights(task: ReasoningTask) -> dict[str, float]:
+    """Every candidate's :func:`support` (0 for a candidate without evidence)."""
+    weights = support(task.evidence)
+    return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
+
+
+def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
+    """The candidates, strongest evidence first; ties keep the given order."""
+    weight = evidence_weights(task)
+    return sorted(task.candidates, key=lambda c: -weight[c.id])

@@ -159,6 +159,13 @@ def collect(
     workers: Annotated[int, typer.Option(min=1, max=32)] = 2,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many tasks.")] = None,
     literature: Annotated[bool, typer.Option(help="Include literature evidence.")] = True,
+    consistent: Annotated[
+        bool,
+        typer.Option(
+            help="Keep only tasks whose visible evidence favours the true drug (the others "
+            "teach a choice the student cannot read from its prompt)."
+        ),
+    ] = True,
 ) -> Path:
     """Run the agent's tools on each task (gold masked) and record the teacher's answers."""
     from training.collect import collect_traces, file_hash
@@ -169,7 +176,7 @@ def collect(
     path = output or _work("traces_train.jsonl")
     report = collect_traces(
         todo, path, _teacher(teacher), _sources(literature), tasks_hash=file_hash(source)[:16],
-        workers=workers,
+        consistent=consistent, workers=workers,
     )  # fmt: skip
     out.print(f"{report.summary()}\n→ {path}", highlight=False)
     return path

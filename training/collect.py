@@ -37,6 +37,7 @@ from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.search import Hit, LiteratureSearch
 from kedrec_agent.reasoning.answer import parse_answer
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION
+from kedrec_agent.reasoning.ranking import evidence_weights
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import PatientSummary, ReasoningTask
@@ -109,13 +110,34 @@ def _canonical(text: str) -> str:
     return answer_json(first.drug, first.rationale, first.evidence, answer.confidence)
 
 
+NOT_FAVOURED = "the visible evidence favours another candidate"
+
+
+def favoured(visible: ReasoningTask, drug: str) -> bool:
+    """Whether ``drug`` has the strongest visible evidence of the candidates (ties count)."""
+    weights = evidence_weights(visible)
+    return weights.get(drug, 0.0) >= max(weights.values(), default=0.0)
+
+
 def trace_for(
-    task: Task, teacher: Teacher, sources: Sources, provenance: dict[str, str]
+    task: Task,
+    teacher: Teacher,
+    sources: Sources,
+    provenance: dict[str, str],
+    *,
+    consistent: bool = True,
 ) -> Trace | str:
-    """The task's trace, or why the teacher's answer was rejected."""
+    """The task's trace, or why the task or the teacher's answer was rejected.
+
+    With ``consistent``, a task whose visible evidence favours another candidate than the
+    true drug is rejected (:data:`NOT_FAVOURED`): the teacher, who knows the answer, would
+    teach a choice the student cannot read from what it is shown.
+    """
     visible, shown = visible_task(task, sources)
     if not any(task.positive in e.drugs for e in visible.evidence if e.id in shown):
         return "no visible evidence for the gold drug"
+    if consistent and not favoured(visible, task.positive):
+        return NOT_FAVOURED
     text = teacher.answer(task, visible, shown)
     problem = validate(text, task, visible, shown)
     if problem is not None:
@@ -164,6 +186,7 @@ def collect_traces(
     sources: Sources,
     *,
     tasks_hash: str = "",
+    consistent: bool = True,
     workers: int = 2,
     progress: bool = True,
 ) -> CollectReport:
@@ -175,6 +198,8 @@ def collect_traces(
         teacher: who writes the answers.
         sources: the graph, literature and model the evidence and prompt come from.
         tasks_hash: the tasks file's hash, recorded in each trace's provenance.
+        consistent: keep only tasks whose visible evidence favours the true drug (see
+            :func:`trace_for`); recorded in the provenance.
         workers: tasks in flight at once (store queries and a chat teacher overlap).
         progress: show a progress bar.
     """
@@ -188,13 +213,14 @@ def collect_traces(
         "tasks": tasks_hash,
         "prompt": PROMPT_VERSION,
         "evidence": EVIDENCE_VERSION,
+        "selection": "evidence-consistent" if consistent else "all",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
 
     def one(task: Task) -> None:
         try:
-            result = trace_for(task, teacher, sources, provenance)
+            result = trace_for(task, teacher, sources, provenance, consistent=consistent)
         except KedrecError as exc:
             result = f"tool error ({type(exc).__name__})"
         with lock:

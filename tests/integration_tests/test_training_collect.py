@@ -11,7 +11,7 @@ from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.runtime import load_model
 from kedrec_agent.reasoning.schema import ReasoningTask
-from training.collect import Sources, collect_traces, visible_task
+from training.collect import NOT_FAVOURED, Sources, collect_traces, favoured, visible_task
 from training.schema import Task, TaskCandidate, Trace
 from training.teacher import EvidenceTeacher, answer_json, validate
 
@@ -77,6 +77,24 @@ def test_collection_writes_valid_traces_resumes_and_rejects(
             return answer_json(task.candidates[1].id, "no", shown[:1], 0.9)
 
     bad = _task("DB01254", ["DB00945"], sources.kg)
-    rejected = collect_traces([bad], out, Wrong(), sources, progress=False)
+    rejected = collect_traces([bad], out, Wrong(), sources, progress=False, consistent=False)
     assert rejected.written == 0 and sum(rejected.rejected.values()) == 1
+    assert NOT_FAVOURED not in rejected.rejected
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_a_task_whose_evidence_favours_another_drug_is_not_taught(
+    sources: Sources, tmp_path: Path
+) -> None:
+    # Aspirin as the "true" drug for CML beside imatinib: the teacher would name aspirin,
+    # but everything the student is shown points to imatinib.
+    odd = _task("DB00945", ["DB00619"], sources.kg)
+    visible, _ = visible_task(odd, sources)
+    assert favoured(visible, "DB00619") and not favoured(visible, "DB00945")
+    out = tmp_path / "traces.jsonl"
+    report = collect_traces([odd], out, EvidenceTeacher(), sources, progress=False)
+    assert report.written == 0 and report.rejected == {NOT_FAVOURED: 1}
+    kept = collect_traces([odd], out, EvidenceTeacher(), sources, progress=False, consistent=False)
+    assert kept.written == 1
+    trace = Trace.model_validate_json(out.read_text())
+    assert trace.provenance["selection"] == "all"

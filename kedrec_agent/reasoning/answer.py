@@ -5,8 +5,9 @@
    ``json_repair``.
 2. **Validate**: against :class:`ModelAnswer`; a drug given by name instead of id is mapped
    to its id.
-3. **Check ids**: a drug that is not a candidate, a repeated drug, and an evidence id that
-   was not given are removed and counted (``removed_ids``). A choice that cites no given
+3. **Check ids**: a drug that is not a candidate, a repeated drug, an evidence id that
+   was not given and one whose item is about other candidates only are removed and
+   counted (``removed_ids``). A choice that cites no given
    evidence keeps its drug but not its rationale (``grounded=False``): it points to the
    evidence about the drug instead of showing text the model did not ground.
 4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (how much
@@ -96,12 +97,16 @@ def _drug_id(choice: ModelChoice, task: ReasoningTask) -> str | None:
 def check_answer(
     answer: ModelAnswer, task: ReasoningTask, shown: set[str] | None = None
 ) -> tuple[list[Choice], int]:
-    """Choices restricted to the candidates and to evidence ids in ``shown`` (default: all).
+    """Choices restricted to the candidates, each citing only shown items about its drug.
+
+    ``shown`` is the set of evidence ids the prompt showed (default: all); an item about no
+    drug in particular may be cited by any choice.
 
     Returns:
         The checked choices (at most ``task.max_choices``) and the number of ids removed.
     """
     known = shown if shown is not None else {e.id for e in task.evidence}
+    about = {e.id: e.drugs for e in task.evidence}
     names = {c.id: c.name for c in task.candidates}
     removed = 0
     choices: list[Choice] = []
@@ -111,7 +116,7 @@ def check_answer(
             removed += 1
             continue
         cited = list(dict.fromkeys(e.strip() for e in raw.evidence))
-        kept = [e for e in cited if e in known]
+        kept = [e for e in cited if e in known and (not about[e] or drug in about[e])]
         removed += len(cited) - len(kept)
         if kept:
             rationale, evidence_ids = _dedupe_sentences(raw.rationale), kept

@@ -131,8 +131,7 @@ def build_messages(
     def head(shown: list[Evidence]) -> str:
         return f"{_patient(task)}\n\nCandidates:\n{_candidates(task, shown)}\n\nEvidence:\n"
 
-    # The candidate lines list every item's id at most once, so sizing them with all the
-    # evidence is an upper bound on what the kept items need.
+    # Candidate lines naming every item's id bound those naming only the kept items' ids.
     fixed = count_tokens(SYSTEM) + count_tokens(head(task.evidence)) + count_tokens(tail)
     kept = _by_candidate(task, select_evidence(task, count_tokens, max(0, budget - fixed)))
     lines = "\n".join(_item(item, count_tokens) for item in kept)

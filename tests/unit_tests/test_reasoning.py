@@ -128,6 +128,17 @@ def test_valid_answer_is_checked_and_kept() -> None:
     assert rec.choices[0].evidence_ids == ["E2"] and rec.removed_ids == 1  # E9 unknown
 
 
+def test_a_citation_about_another_candidate_is_removed() -> None:
+    text = ANSWER_PREFIX + (
+        'DB00619", "rationale": "Fits.", "evidence": ["E1", "E2"]}], "confidence": 0.8}'
+    )
+    rec = recommendation_from_text(text, _task())  # E2 is about dasatinib only
+    assert rec.choices[0].evidence_ids == ["E1"] and rec.removed_ids == 1
+    only_other = text.replace('["E1", "E2"]', '["E2"]')
+    choice = recommendation_from_text(only_other, _task()).choices[0]
+    assert not choice.grounded and choice.evidence_ids == ["E1", "E3"]
+
+
 def test_broken_json_is_repaired() -> None:
     cut = ANSWER_PREFIX + 'DB00619", "rationale": "Targets BCR-ABL", "evidence": ["E1", '
     rec = recommendation_from_text(cut, _task())

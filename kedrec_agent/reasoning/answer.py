@@ -5,9 +5,9 @@
    ``json_repair``.
 2. **Validate**: against :class:`ModelAnswer`; a drug given by name instead of id is mapped
    to its id.
-3. **Check ids**: a drug that is not a candidate, a repeated drug, an evidence id that
-   was not given and one whose item is about other candidates only are removed and
-   counted (``removed_ids``). A choice that cites no given
+3. **Check ids**: a drug that is not a candidate, a repeated drug, a drug without any
+   shown evidence, an evidence id that was not given and one whose item is about other
+   candidates only are removed and counted (``removed_ids``). A choice that cites no given
    evidence keeps its drug but not its rationale (``grounded=False``): it points to the
    evidence about the drug instead of showing text the model did not ground.
 4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (how much
@@ -122,9 +122,12 @@ def check_answer(
             rationale, evidence_ids = _dedupe_sentences(raw.rationale), kept
         else:  # a rationale that cites nothing given is not shown as one
             evidence_ids = [e.id for e in task.evidence if drug in e.drugs and e.id in known]
+            if not evidence_ids:  # nothing shown supports this drug: not recommended
+                removed += 1
+                continue
             rationale = (
                 "The model cited no evidence for this choice; see the evidence about "
-                f"{names[drug]}: {', '.join(evidence_ids) or 'none'}."
+                f"{names[drug]}: {', '.join(evidence_ids)}."
             )
         choices.append(
             Choice(
@@ -181,7 +184,7 @@ def recommendation_from_text(
         return fallback(task, "the model's answer was not valid JSON of the expected form")
     choices, removed = check_answer(answer, task, shown)
     if answer.choices and not choices:
-        return fallback(task, "the model chose no known candidate", removed)
+        return fallback(task, "the model chose no known candidate with evidence", removed)
     return Recommendation(
         choices=choices,
         # An abstention, or choices that cite nothing given, cannot be confident.

@@ -139,6 +139,15 @@ def test_a_citation_about_another_candidate_is_removed() -> None:
     assert not choice.grounded and choice.evidence_ids == ["E1", "E3"]
 
 
+def test_a_drug_without_shown_evidence_is_not_recommended() -> None:
+    task = _task()
+    task.candidates.append(Candidate(id="DB00001", name="Lepirudin"))
+    text = ANSWER_PREFIX + 'DB00001", "rationale": "Why not.", "evidence": []}], "confidence": 0.9}'
+    rec = recommendation_from_text(text, task)
+    assert rec.fallback and rec.removed_ids == 1
+    assert "DB00001" not in {c.drug_id for c in rec.choices}
+
+
 def test_broken_json_is_repaired() -> None:
     cut = ANSWER_PREFIX + 'DB00619", "rationale": "Targets BCR-ABL", "evidence": ["E1", '
     rec = recommendation_from_text(cut, _task())

@@ -267,7 +267,7 @@ def test_bad_traces_are_clear_errors(
     wrong = tmp_path / "wrong.jsonl"
     old = _trace(1).model_copy(update={"prompt_version": "reason-v0"})
     wrong.write_text(f"{good}\n{old.model_dump_json()}\n")
-    with pytest.raises(InvalidInputError, match=r"line 2: .*'reason-v0'.*'reason-v1'"):
+    with pytest.raises(InvalidInputError, match=rf"line 2: .*'reason-v0'.*'{PROMPT_VERSION}'"):
         train_adapter(wrong, out, config, settings)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kedrec_agent.reasoning.ranking import ranked_candidates
-from kedrec_agent.reasoning.schema import Evidence, ReasoningTask
+from kedrec_agent.reasoning.schema import Candidate, Evidence, ReasoningTask
 
 PROMPT_VERSION = "reason-v2"
 
@@ -42,10 +42,10 @@ def _patient(task: ReasoningTask) -> str:
     return "\n".join(lines)
 
 
-def _candidates(task: ReasoningTask, shown: list[Evidence]) -> str:
-    """One line per candidate, strongest evidence first, with the ids of its shown items."""
+def _candidates(ranked: list[Candidate], shown: list[Evidence]) -> str:
+    """One line per candidate, in ``ranked`` order, with the ids of its shown items."""
     lines = []
-    for c in ranked_candidates(task):
+    for c in ranked:
         ids = [e.id for e in shown if c.id in e.drugs]
         lines.append(
             f"- {c.id}: {c.name} — {'evidence ' + ', '.join(ids) if ids else 'no evidence'}"
@@ -92,9 +92,9 @@ def select_evidence(
     return kept
 
 
-def _by_candidate(task: ReasoningTask, kept: list[Evidence]) -> list[Evidence]:
-    """``kept`` grouped by candidate, strongest candidate first, each by priority."""
-    rank = {c.id: i for i, c in enumerate(ranked_candidates(task))}
+def _by_candidate(ranked: list[Candidate], kept: list[Evidence]) -> list[Evidence]:
+    """``kept`` grouped by candidate in ``ranked`` order, each by priority."""
+    rank = {c.id: i for i, c in enumerate(ranked)}
     return sorted(
         kept,
         key=lambda e: (
@@ -128,12 +128,14 @@ def build_messages(
         "support any, choose none and give a low confidence."
     )
 
+    ranked = ranked_candidates(task)
+
     def head(shown: list[Evidence]) -> str:
-        return f"{_patient(task)}\n\nCandidates:\n{_candidates(task, shown)}\n\nEvidence:\n"
+        return f"{_patient(task)}\n\nCandidates:\n{_candidates(ranked, shown)}\n\nEvidence:\n"
 
     # Candidate lines naming every item's id bound those naming only the kept items' ids.
     fixed = count_tokens(SYSTEM) + count_tokens(head(task.evidence)) + count_tokens(tail)
-    kept = _by_candidate(task, select_evidence(task, count_tokens, max(0, budget - fixed)))
+    kept = _by_candidate(ranked, select_evidence(task, count_tokens, max(0, budget - fixed)))
     lines = "\n".join(_item(item, count_tokens) for item in kept)
     user = head(kept) + (lines or "(no evidence found)") + tail
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

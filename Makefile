@@ -49,6 +49,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python .ci/audit.py
+	$(BIN)/mkdocs build --strict --quiet
 
 test-only:
 	$(BIN)/pytest

@@ -1,6 +1,6 @@
 """Benchmark of the whole agent (`make bench-agent`). Prints its figures, exits 0.
 
-Patients: dev-split diseases (../shared/data/splits/diseases_dev.txt) that the knowledge
+Patients: dev-split diseases (splits/diseases_dev.txt in the data bundle) that the knowledge
 graph has candidate drugs for, in a seeded order, each written as a short free-text note
 ("71-year-old woman with <disease>, on <drug>") so that every stage runs.
 

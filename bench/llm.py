@@ -32,7 +32,7 @@ import torch
 from kedrec_agent.config import Settings
 from kedrec_agent.reasoning.reasoner import CACHE, Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+from kedrec_agent.reasoning.schema import Candidate, EntityRef, Evidence, PatientView, ReasoningTask
 
 NEW_TOKENS = 150
 DRUGS = [("DB00619", "Imatinib"), ("DB01254", "Dasatinib"), ("DB04868", "Nilotinib"),
@@ -58,10 +58,13 @@ def task(seed: int, evidence: int = 8) -> ReasoningTask:
         for i in range(evidence)
     ]
     return ReasoningTask(
-        patient=PatientSummary(
-            conditions=["Chronic myeloid leukemia (MESH:D015464)", "Hypertension (MESH:D006973)"],
-            medications=["Lisinopril (DB00722)"],
-            allergies=["Penicillins (MESH:D010406)"],
+        patient=PatientView(
+            conditions=[
+                EntityRef(id="MESH:D015464", name="Chronic myeloid leukemia"),
+                EntityRef(id="MESH:D006973", name="Hypertension"),
+            ],
+            medications=[EntityRef(id="DB00722", name="Lisinopril")],
+            allergies=[EntityRef(id="MESH:D010406", name="Penicillins")],
             age=50 + seed,
             sex="female" if seed % 2 else "male",
         ),

@@ -34,11 +34,13 @@ import psutil  # type: ignore[import-untyped]
 from kedrec_agent.agent.result import AgentResult
 from kedrec_agent.api import arecommend
 from kedrec_agent.config import get_settings
-from kedrec_agent.devserver import langgraph_dev
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' `langgraph dev` starter, shared with the test suite
+from tests.devserver import langgraph_dev  # noqa: E402
+
 MARKER = "LOADMARK"
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     kedrec_tool: KedrecTool
 
-__version__ = "0.1.0"
+from kedrec_agent.version import __version__ as __version__
+
 __all__ = [
     "AgentResult",
     "PatientInput",

@@ -11,81 +11,25 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
-from functools import cache
+from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
-from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.invoke import Patient, default_graph, graph_input, make_context, result_of
 from kedrec_agent.agent.result import AgentResult, Versions
 from kedrec_agent.errors import InvalidInputError
-from kedrec_agent.patients.model import PatientInput, validation_message
 
 log = logging.getLogger(__name__)
 
-Patient = str | PatientInput | Mapping[str, Any]
-"""Free text, a :class:`PatientInput`, or a mapping of its fields (structured JSON)."""
-
-
-@cache
-def default_graph() -> Any:
-    """The package's compiled graph (built once per process, no checkpointer)."""
-    from kedrec_agent.agent.graph import build_graph
-
-    return build_graph()
-
-
-def graph_input(patient: Patient) -> dict[str, Any]:
-    """The graph input for ``patient``.
-
-    Raises:
-        InvalidInputError: the patient is empty or its fields are invalid (the message
-            names the fields, never their values).
-    """
-    try:
-        if isinstance(patient, str):
-            checked = PatientInput(text=patient)
-        elif isinstance(patient, PatientInput):
-            checked = patient
-        elif isinstance(patient, Mapping):
-            checked = PatientInput.model_validate(dict(patient))
-        else:
-            raise InvalidInputError(
-                f"A patient is text, a PatientInput or a mapping; got {type(patient).__name__}."
-            )
-    except ValidationError as exc:
-        raise InvalidInputError(validation_message(exc)) from None
-    record = checked.model_dump(exclude={"text", "source"}, exclude_none=True)
-    return {"patient": checked.text, "record": {k: v for k, v in record.items() if v}}
-
-
-def make_context(**settings: Any) -> Context:
-    """A :class:`Context` from keyword settings.
-
-    Raises:
-        InvalidInputError: an unknown setting (the message lists the known ones).
-    """
-    known = {f.name for f in dataclasses.fields(Context)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise InvalidInputError(
-            f"Unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-        )
-    if settings.get("review"):
-        raise InvalidInputError(
-            "review needs a checkpointer: build_graph(checkpointer=...) and invoke it with a "
-            "thread id (see the README, Clinician review)."
-        )
-    if "exclusions" in settings:
-        settings["exclusions"] = tuple(tuple(pair) for pair in settings["exclusions"])
-    return Context(**settings)
-
-
-def _result(output: Mapping[str, Any]) -> AgentResult:
-    return AgentResult.model_validate(output["result"])
+__all__ = [
+    "Patient",
+    "arecommend",
+    "default_graph",
+    "graph_input",
+    "make_context",
+    "recommend",
+    "recommend_batch",
+]
 
 
 def recommend(patient: Patient, *, graph: Any = None, **settings: Any) -> AgentResult:
@@ -104,22 +48,18 @@ def recommend(patient: Patient, *, graph: Any = None, **settings: Any) -> AgentR
         InvalidInputError: invalid patient fields or an unknown setting.
     """
     context = make_context(**settings)
-    return _result((graph or default_graph()).invoke(graph_input(patient), context=context))
+    return result_of((graph or default_graph()).invoke(graph_input(patient), context=context))
 
 
 async def arecommend(patient: Patient, *, graph: Any = None, **settings: Any) -> AgentResult:
     """Async :func:`recommend` (the stages run in LangGraph's executor)."""
     context = make_context(**settings)
     output = await (graph or default_graph()).ainvoke(graph_input(patient), context=context)
-    return _result(output)
+    return result_of(output)
 
 
 def _failed(reason: str) -> AgentResult:
-    from kedrec_agent import __version__
-    from kedrec_agent.reasoning.prompts import PROMPT_VERSION
-
-    versions = Versions(package=__version__, prompt=PROMPT_VERSION, model=None, data="unknown")
-    return AgentResult(abstained=True, reason=reason, versions=versions)
+    return AgentResult(abstained=True, reason=reason, versions=Versions.current())
 
 
 def recommend_batch(
@@ -157,5 +97,5 @@ def recommend_batch(
             log.warning("batch item %d failed: %s", i, type(output).__name__)
             results[i] = _failed(f"The agent failed on this patient ({type(output).__name__}).")
         else:
-            results[i] = _result(output)
+            results[i] = result_of(output)
     return [r for r in results if r is not None]

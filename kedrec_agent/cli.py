@@ -256,10 +256,11 @@ def lit_ingest(
 ) -> None:
     """Add your own literature files (resumable; already stored documents are skipped)."""
     from kedrec_agent.literature.ingest import ingest_paths
+    from kedrec_agent.literature.readers import SOURCES
 
-    if source not in (None, "pubmed", "ctgov", "user"):
-        raise InvalidInputError("--source must be pubmed, ctgov or user")
-    report = ingest_paths(get_settings(), paths, source=source, progress=sys.stderr.isatty())  # type: ignore[arg-type]
+    if source is not None and source not in SOURCES:
+        raise InvalidInputError(f"--source must be one of {', '.join(SOURCES)}")
+    report = ingest_paths(get_settings(), paths, source=source, progress=sys.stderr.isatty())
     err.print(
         f"{report.documents_added:,} documents added ({report.passages_added:,} passages), "
         f"{report.documents_skipped:,} already stored, {report.seconds:.1f} s"
@@ -382,16 +383,23 @@ def _print_result(result: Any) -> None:
     )
     if result.abstained:
         out.print(f"[bold yellow]No recommendation:[/bold yellow] {escape(result.reason)}")
-        return
     references: dict[str, int] = {}
-    for drug in result.recommendations:
-        cites = [references.setdefault(e.id, len(references) + 1) for e in drug.evidence]
-        out.print(
-            f"{drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, evidence score "
-            f"{drug.score:.2f}): {escape(drug.rationale)} "
-            + escape("".join(f"[{n}]" for n in cites)),
-            highlight=False,
-        )
+    for answer, drugs in result.grouped():
+        if answer is not None and answer.status != "options":
+            out.print(f"[bold]{escape(answer.condition.name)}[/bold]: {escape(answer.reason)}")
+            continue
+        if answer is not None:
+            out.print(f"[bold]{escape(answer.condition.name)}[/bold]:", highlight=False)
+        for drug in drugs:
+            cites = [references.setdefault(e.id, len(references) + 1) for e in drug.evidence]
+            out.print(
+                f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, evidence "
+                f"score {drug.score:.2f}): {escape(drug.rationale)} "
+                + escape("".join(f"[{n}]" for n in cites)),
+                highlight=False,
+            )
+    if result.abstained:
+        return
     items = {e.id: e for d in result.recommendations for e in d.evidence}
     for eid, number in references.items():
         item = items[eid]

@@ -21,17 +21,12 @@ from langchain_core.messages import ToolMessage
 from typer.testing import CliRunner
 
 from kedrec_agent import api
-from kedrec_agent.agent.graph import build_graph
 from kedrec_agent.agent.result import AgentResult
 from kedrec_agent.agent.tools import KedrecTool
 from kedrec_agent.api import recommend
 from kedrec_agent.cli import app
-from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
-from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.linking import Linker
 from kedrec_agent.patients import load_patient
-from tests.stubs import patch_agent
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad_inputs"
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s+File \"", re.M)
@@ -93,16 +88,9 @@ class Recorder:
             yield mode, chunk
 
 
-def tiny_agent(
-    patch: pytest.MonkeyPatch, settings: Settings, linker: Linker, kg: KnowledgeGraph
-) -> Recorder:
-    """The agent over the tiny bundle, also behind ``api.default_graph`` (for the CLI).
-
-    Literature is down and the model missing, so answers are the evidence ranking.
-    """
-
-    recorder = Recorder(build_graph())
-    patch_agent(patch, settings, linker, kg)
+def tiny_agent(patch: pytest.MonkeyPatch, graph: Any) -> Recorder:
+    """``graph`` (the tiny agent), recorded, also behind ``api.default_graph`` (for the CLI)."""
+    recorder = Recorder(graph)
     patch.setattr(api, "default_graph", lambda: recorder)
     return recorder
 
@@ -209,7 +197,7 @@ def via_cli(args: list[str], graph: Recorder) -> Outcome:
         return Outcome("abstain" if data["abstained"] else "answer", run.stdout, state=state)
     if "No recommendation:" in run.stdout:
         return Outcome("abstain", run.stdout, state=state)
-    assert re.search(r"^1\. ", run.stdout, re.M), run.stdout[-2000:]
+    assert re.search(r"^\s*1\. ", run.stdout, re.M), run.stdout[-2000:]
     return Outcome("answer", run.stdout, state=state)
 
 

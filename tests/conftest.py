@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kedrec_agent.agent.graph import build_graph
 from kedrec_agent.config import Settings
 from kedrec_agent.kg.build import build_store
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
+from kedrec_agent.services import Services
+from tests.stubs import tiny_services
 
 FIXTURE_BUNDLE = Path(__file__).parent / "fixtures" / "bundle"
 
@@ -30,6 +34,20 @@ def tiny_kg(tiny_settings: Settings) -> KnowledgeGraph:
 @pytest.fixture(scope="session")
 def tiny_linker(tiny_settings: Settings) -> Linker:
     return Linker.from_settings(tiny_settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_agent_services(
+    tiny_settings: Settings, tiny_linker: Linker, tiny_kg: KnowledgeGraph
+) -> Services:
+    """The tiny stores, no model, literature down (see :func:`tests.stubs.tiny_services`)."""
+    return tiny_services(tiny_settings, tiny_linker, tiny_kg)
+
+
+@pytest.fixture(scope="session")
+def tiny_graph(tiny_agent_services: Services) -> Any:
+    """The agent's graph over :func:`tiny_agent_services`: answers rank by evidence."""
+    return build_graph(services=tiny_agent_services)
 
 
 @pytest.fixture(scope="session")

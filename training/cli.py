@@ -1,22 +1,28 @@
-"""``kedrec train``: tasks -> teacher traces -> LoRA adapter -> dev check.
+"""``kedrec train``: tasks -> teacher traces -> LoRA adapter (checked by ``kedrec eval adapter``).
 
 Registered as a plugin of the ``kedrec`` command (entry point group ``kedrec.cli``), so
 that :mod:`kedrec_agent` never imports this package. Outputs go under
-``KEDREC_HOME/training/`` unless told otherwise.
+``KEDREC_HOME/training/`` unless told otherwise. The dev check of an adapter belongs to the
+evaluation harness (``kedrec eval adapter``), which this package never imports.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from kedrec_agent.data.bundle import SplitFiles
+
 app = typer.Typer(
     help="Distil the reasoning model: build tasks, collect teacher traces, fine-tune a LoRA "
-    "adapter, check it on the dev split.",
+    "adapter (then `kedrec eval adapter` checks it on the dev split).",
     no_args_is_help=True,
 )
 out = Console()
@@ -24,10 +30,11 @@ out = Console()
 SPLITS = ("train", "dev")
 ConfigOpt = Annotated[str, typer.Option("--config", help="cpu-small (this CPU) or gpu.")]
 DevLimitOpt = Annotated[
-    int | None,
+    int,
     typer.Option(
         min=1,
-        help="Dev tasks to answer: the seeded subset `kedrec eval exprxrec --limit` answers.",
+        help="Dev tasks the printed `kedrec eval adapter` command answers: the seeded subset "
+        "`kedrec eval exprxrec --limit` answers.",
     ),
 ]
 
@@ -39,25 +46,32 @@ def _settings() -> Any:
 
 
 def _work(name: str) -> Path:
-    path = Path(_settings().home) / "training" / name
+    """``KEDREC_HOME/training/<name>``, its folder created."""
+    from training.tasks.files import training_dir
+
+    path = training_dir(_settings()) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def _split_files(split: str) -> tuple[Path, Path, Path, list[Path]]:
-    """Diseases, indications, rationales of a bundle split, and the splits it must avoid."""
-    settings = _settings()
+def _tasks_file(split: str) -> Path:
+    """Where the tasks of a split go by default (``kedrec eval adapter`` reads dev's there)."""
+    from training.tasks.files import default_tasks_file
+
+    return _work(default_tasks_file(split, _settings()).name)
+
+
+def _split_inputs(split: str) -> tuple[SplitFiles, list[Path]]:
+    """The files of a bundle split, and the disease lists it must avoid (the other split)."""
+    from kedrec_agent.data.bundle import split_files
+
     if split not in SPLITS:
         from kedrec_agent.errors import InvalidInputError
 
         raise InvalidInputError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     other = "dev" if split == "train" else "train"
-    return (
-        settings.data_file(f"splits/diseases_{split}.txt"),
-        settings.data_file(f"eval/pharmacotherapydb/indications_{split}.tsv"),
-        settings.data_file(f"eval/drugmechdb/paths_{split}.jsonl"),
-        [settings.data_file(f"splits/diseases_{other}.txt")],
-    )
+    settings = _settings()
+    return split_files(split, settings), [split_files(other, settings).diseases]
 
 
 def _friendly(func: Any) -> Any:
@@ -90,23 +104,25 @@ def tasks(
     ] = False,
 ) -> Path:
     """Build expRxRec-style tasks (one true indication among hard negatives)."""
-    from training.tasks import build_tasks, summarize, write_tasks
+    from training.tasks.build import build_tasks
+    from training.tasks.files import write_tasks
+    from training.tasks.summary import summarize_tasks
 
-    files = _split_files(split)
+    files, others = _split_inputs(split)
     built = build_tasks(
-        diseases or files[0],
-        indications or files[1],
-        rationales or files[2],
+        diseases or files.diseases,
+        indications or files.indications,
+        rationales or files.rationales,
         negatives=negatives,
         per_disease=per_disease,
         seed=seed,
         split=split,
-        forbidden=files[3] if forbid is None else forbid,
+        forbidden=others if forbid is None else forbid,
         drop_forbidden=drop_forbidden or diseases is None,
     )
-    path = output or _work(f"tasks_{split}.jsonl")
+    path = output or _tasks_file(split)
     write_tasks(built, path)
-    out.print(f"{summarize(built)}\n→ {path}", highlight=False)
+    out.print(f"{summarize_tasks(built)}\n→ {path}", highlight=False)
     return path
 
 
@@ -135,7 +151,7 @@ def _sources(literature: bool) -> Any:
     from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
     from kedrec_agent.literature.search import LiteratureSearch
     from kedrec_agent.reasoning.runtime import load_model
-    from training.collect import Sources
+    from training.tasks.visible import Sources
 
     return Sources(
         kg=KnowledgeGraph.from_settings(),
@@ -168,10 +184,10 @@ def collect(
     ] = True,
 ) -> Path:
     """Run the agent's tools on each task (gold masked) and record the teacher's answers."""
-    from training.collect import collect_traces, file_hash
-    from training.tasks import read_tasks
+    from training.collect import collect_traces
+    from training.tasks.files import file_hash, read_tasks
 
-    source = tasks_file or _work("tasks_train.jsonl")
+    source = tasks_file or _tasks_file("train")
     todo = read_tasks(source)[:limit]
     path = output or _work("traces_train.jsonl")
     report = collect_traces(
@@ -195,7 +211,7 @@ def sft(
 ) -> Path:
     """Fine-tune a LoRA adapter on the traces (TRL SFTTrainer, loss on the answer only)."""
     from training.configs import get_config
-    from training.sft import train_adapter
+    from training.sft.trainer import train_adapter
 
     chosen = get_config(config)
     if max_steps is not None:
@@ -206,75 +222,25 @@ def sft(
     return folder
 
 
-@app.command()
-@_friendly
-def evaluate(
-    adapter: Annotated[Path | None, typer.Option(help="Adapter folder to compare.")] = None,
-    tasks_file: Annotated[Path | None, typer.Option("--tasks", help="Dev tasks JSONL.")] = None,
-    limit: DevLimitOpt = 100,
-    literature: bool = True,
-) -> dict[str, Any]:
-    """Selection accuracy on dev tasks (gold masked): base model vs the adapter."""
-    import dataclasses
-
-    from kedrec_agent.agent.answer import data_version
-    from kedrec_agent.reasoning.runtime import load_model
-    from training.evaluate import evaluate_selection
-    from training.tasks import read_tasks
-
-    todo = read_tasks(tasks_file or _work("tasks_dev.jsonl"))
-    cache = Path(_settings().home) / "eval" / "cache"  # shared with `kedrec eval`
-    base = load_model(dataclasses.replace(_settings(), adapter=None, default_adapter=False))
-    sources = _sources(literature)
-    sources.model = base
-    figures: dict[str, Any] = {}
-    runs = [("base", base)]
-    if adapter is not None:
-        runs.append(("adapter", load_model(dataclasses.replace(_settings(), adapter=adapter))))
-    for name, model in runs:
-        report = evaluate_selection(
-            todo, sources, model, limit=limit, cache_dir=cache, data=data_version()
-        )
-        out.print(report.summary(name), highlight=False)
-        figures[name] = {
-            "accuracy": round(report.accuracy, 4),
-            "tasks": report.tasks,
-            "fallback": report.fallback,
-            "ungrounded": report.ungrounded,
-            "seconds_per_task": round(report.seconds / max(report.tasks, 1), 3),
-        }
-    if adapter is not None:
-        _record_dev_metrics(adapter, figures)
-    return figures
-
-
-def _record_dev_metrics(adapter: Path, figures: dict[str, Any]) -> None:
-    """Write the dev figures into the adapter's report and model card."""
-    from training.sft import SFTReport, model_card
-
-    metrics = {
-        f"{name}_{key}": float(value)
-        for name, values in figures.items()
-        for key, value in values.items()
-    }
-    report_path = adapter / "training_report.json"
-    if report_path.is_file():
-        report = SFTReport.model_validate_json(report_path.read_text())
-        report = report.model_copy(update={"dev_metrics": metrics})
-        report_path.write_text(report.model_dump_json(indent=1))
-        (adapter / "README.md").write_text(model_card(report))
-
-
 @app.command(name="all")
 @_friendly
 def run_all(
     config: ConfigOpt = "cpu-small",
     install: Annotated[
-        bool, typer.Option(help="Copy the adapter into the package (the default adapter).")
+        bool,
+        typer.Option(
+            help="Copy the adapter into the package (the default adapter); the printed dev "
+            "check then records its figures in the installed copy's model card."
+        ),
     ] = False,
     dev_limit: DevLimitOpt = 100,
-) -> None:
-    """Tasks (train and dev), traces, adapter, dev check; optionally install the adapter."""
+) -> str:
+    """Tasks (train and dev), traces, adapter; prints the dev check to run next.
+
+    The dev check (base model vs the adapter, figures into the model card) is the
+    evaluation harness's ``kedrec eval adapter``; the exact command is printed (and
+    returned). With ``--install`` the adapter is copied into the package first.
+    """
     from kedrec_agent.reasoning.runtime import PACKAGED_ADAPTER
     from training.configs import get_config
 
@@ -283,8 +249,73 @@ def run_all(
     traces = collect(tasks_file=train_tasks, limit=chosen.max_examples)
     folder = sft(config=config, traces=traces)
     dev_tasks = tasks(split="dev")
-    evaluate(adapter=folder, tasks_file=dev_tasks, limit=dev_limit)
     if install:
         shutil.rmtree(PACKAGED_ADAPTER, ignore_errors=True)
         shutil.copytree(folder, PACKAGED_ADAPTER, ignore=shutil.ignore_patterns("checkpoints"))
         out.print(f"installed → {PACKAGED_ADAPTER}")
+        folder = PACKAGED_ADAPTER
+    line = shlex.join(
+        ["kedrec", "eval", "adapter", "--adapter", str(folder), "--tasks", str(dev_tasks),
+         "--limit", str(dev_limit)]
+    )  # fmt: skip
+    # soft_wrap: the command stays on one line, to be copied as it is
+    out.print(f"next, the dev check (figures into the model card):\n{line}", highlight=False,
+              soft_wrap=True)  # fmt: skip
+    return line
+
+
+@app.command(name="ranker")
+@_friendly
+def ranker_cmd(
+    tasks_file: Annotated[
+        Path | None,
+        typer.Option("--tasks", help="Train-split tasks JSONL (default: built if missing)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Artifact JSON (default KEDREC_HOME/training/ranker/)."),
+    ] = None,
+    install: Annotated[
+        bool,
+        typer.Option(help="Copy the artifact and its card into the package (the shipped one)."),
+    ] = False,
+    seed: int = 0,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+    workers: Annotated[int, typer.Option(min=1, max=32)] = 2,
+    literature: Annotated[bool, typer.Option(help="Include literature evidence.")] = True,
+) -> Path:
+    """Train the calibrated candidate ranker on train-split tasks (gold masked and visible).
+
+    Refuses a task list that touches a dev disease. Evidence is gathered once and cached
+    (KEDREC_HOME/training/ranker/); the dev check is
+    `kedrec eval exprxrec --no-models --ranker [--ranker-artifact FILE]`.
+    """
+    from kedrec_agent.ranking.model import PACKAGED_RANKER
+    from training.ranker import run
+    from training.ranker_report import CARD_NAME
+    from training.tasks.files import read_tasks
+
+    source = tasks_file or _tasks_file("train")
+    if tasks_file is None and not source.is_file():
+        tasks(split="train")
+    _, others = _split_inputs("train")
+    path = output or _work("ranker/ranker.json")
+    command = shlex.join(["kedrec", "train", "ranker", *sys.argv[3:]])
+    result = run(
+        read_tasks(source), path, forbidden=others, seed=seed, folds=folds, workers=workers,
+        literature=literature, command=command, tasks_file=source,
+    )  # fmt: skip
+    for name, figures in result.cv.items():
+        rep = figures["repurposing"]
+        out.print(
+            f"{name:>18}: CV accuracy {rep['accuracy']:.3f} log-loss {rep['nll']:.3f} "
+            f"ECE {rep['ece10']:.3f}",
+            highlight=False,
+        )
+    out.print(f"chosen by CV: {result.chosen} (best linear: {result.best_linear})\n→ {path}")
+    if install:
+        shutil.copyfile(path, PACKAGED_RANKER)
+        shutil.copyfile(path.with_name(CARD_NAME), PACKAGED_RANKER.with_name(CARD_NAME))
+        out.print(f"installed → {PACKAGED_RANKER}")
+        path = PACKAGED_RANKER
+    return path

@@ -3,11 +3,12 @@
 For every task the knowledge graph is masked with the task's exclusions (the gold
 drug-disease edges of the disease and all its DOID/MeSH equivalents, exactly as at
 evaluation), the candidates' KG evidence and literature are gathered, and the reasoning
-prompt is built as the reasoning node builds it. The teacher answers; answers that fail
-:func:`training.teacher.validate` are counted and never written.
+prompt is built as the reasoning node builds it (:func:`training.tasks.visible.
+visible_task`). The teacher answers; answers that fail :func:`training.teacher.validate`
+are counted and never written.
 
-Traces are JSONL (:class:`training.schema.Trace`), appended as they come: an interrupted
-run resumes where it stopped (tasks already in the file are skipped).
+Traces are JSONL (:class:`training.tasks.schema.Trace`), appended as they come: an
+interrupted run resumes where it stopped (tasks already in the file are skipped).
 
 Example:
     >>> report = collect_traces(Path("tasks.jsonl"), Path("traces.jsonl"),
@@ -16,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -29,37 +29,19 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kedrec_agent import __version__
-from kedrec_agent.agent.answer import data_version
-from kedrec_agent.agent.evidence import EVIDENCE_VERSION, reasoning_task
-from kedrec_agent.errors import InvalidInputError, KedrecError, UnknownEntityError
-from kedrec_agent.kg.evidence import evidence_for_candidates
-from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.literature.search import Hit, LiteratureSearch
-from kedrec_agent.reasoning.answer import parse_answer
+from kedrec_agent.agent.evidence import EVIDENCE_VERSION
+from kedrec_agent.config import get_settings
+from kedrec_agent.errors import InvalidInputError, KedrecError
+from kedrec_agent.kg.build import data_version
+from kedrec_agent.reasoning.output import parse_answer
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION
 from kedrec_agent.reasoning.ranking import evidence_weights
-from kedrec_agent.reasoning.reasoner import Reasoner
-from kedrec_agent.reasoning.runtime import ReasoningModel
-from kedrec_agent.reasoning.schema import PatientSummary, ReasoningTask
-from training.schema import Task, Trace
+from kedrec_agent.reasoning.schema import ReasoningTask
+from training.tasks.schema import Task, Trace
+from training.tasks.visible import Sources, visible_task
 from training.teacher import Teacher, answer_json, validate
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Sources:
-    """Where a task's evidence comes from.
-
-    The graph, the literature (optional), and the model whose tokenizer and context window
-    shape the prompt.
-    """
-
-    kg: KnowledgeGraph
-    literature: LiteratureSearch | None
-    model: ReasoningModel
-    literature_k: int = 2
-    paths_per_drug: int = 3
 
 
 @dataclass
@@ -75,31 +57,6 @@ class CollectReport:
         lines = [f"traces written: {self.written}", f"already collected: {self.skipped_done}"]
         lines += [f"rejected ({why}): {n}" for why, n in self.rejected.most_common()]
         return "\n".join(lines)
-
-
-def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]]:
-    """The reasoning task the student sees for ``task`` (gold masked) and the shown ids."""
-    kg = sources.kg.with_exclusions(task.exclusions)
-    ids = [c.id for c in task.candidates]
-    evidence = evidence_for_candidates(kg, task.disease, ids, paths_per_drug=sources.paths_per_drug)
-    hits: dict[str, list[Hit]] = {}
-    if sources.literature is not None:
-        for drug in ids:
-            try:
-                hits[drug] = sources.literature.search_pair(
-                    drug, task.disease, k=sources.literature_k
-                )
-            except UnknownEntityError:  # an id the literature's linker cannot resolve
-                hits[drug] = []
-    patient = PatientSummary(conditions=[f"{task.disease_name} ({task.disease})"])
-    names = {task.disease: task.disease_name}
-    visible = reasoning_task(patient, evidence, hits, names, max_choices=1)
-    # reasoning_task names candidates from the graph's labels; the task's names are the
-    # linker's (the same source as serving's), so use them.
-    named = {c.id: c.name for c in task.candidates}
-    visible.candidates = [c.model_copy(update={"name": named[c.id]}) for c in visible.candidates]
-    _, shown = Reasoner(sources.model).prompt(visible)
-    return visible, sorted(shown, key=lambda i: int(i[1:]))
 
 
 def _canonical(text: str) -> str:
@@ -170,15 +127,6 @@ def _done(path: Path) -> set[str]:
     return done
 
 
-def file_hash(path: Path) -> str:
-    """sha256 of a file, hex (the data hash recorded in provenance and model cards)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def collect_traces(
     tasks: Iterable[Task],
     out: Path,
@@ -193,7 +141,7 @@ def collect_traces(
     """Write a trace per task to ``out`` (appending; tasks already there are skipped).
 
     Args:
-        tasks: the tasks (see :mod:`training.tasks`).
+        tasks: the tasks (see :mod:`training.tasks.build`).
         out: the traces JSONL file.
         teacher: who writes the answers.
         sources: the graph, literature and model the evidence and prompt come from.
@@ -209,7 +157,7 @@ def collect_traces(
     report.skipped_done = len(done)
     provenance = {
         "kedrec_agent": __version__,
-        "data": data_version(),
+        "data": data_version(get_settings()),
         "tasks": tasks_hash,
         "prompt": PROMPT_VERSION,
         "evidence": EVIDENCE_VERSION,

@@ -1,4 +1,4 @@
-"""Named LoRA fine-tuning settings for :func:`training.sft.train_adapter`.
+"""Named LoRA fine-tuning settings for :func:`training.sft.trainer.train_adapter`.
 
 Two configurations:
 
@@ -80,31 +80,7 @@ class SFTSettings(BaseModel):
     max_examples: int | None = Field(default=None, ge=1)
 
 
-# cpu-small, measured on this project's 2-core CPU (Xeon, AVX512-BF16, no AMX) with
-# SmolLM2-135M-Instruct, LoRA r=8 on all 7 projections (2.4 M trainable parameters),
-# synthetic traces of 783 tokens (~715 prompt + 67 completion), load average ~2 (the run
-# alone on the 2 cores), steady state per example (one optimizer step per example):
-#
-#   float32,  batch 1:                    5.0 s/example, 155 tokens/s, peak RSS 4.3 GB
-#   bfloat16, batch 1:                    3.2 s/example, 243 tokens/s, peak RSS 3.2 GB
-#   bfloat16, batch 2:                    3.1 s/example, 254 tokens/s, peak RSS 5.6 GB
-#   bfloat16, batch 4:                    4.4 s/example, 179 tokens/s, peak RSS 10.0 GB
-#   bfloat16, batch 1, grad. checkpoint: ~3x slower (not used)
-#
-# The loss over those 8 steps fell alike in float32 and bf16 (1.75 -> 1.40 / 1.56): bf16
-# (1.6x faster) with batch 1 (least memory; batch 2 is within noise), accumulating 8
-# (effective batch 8). This config itself, 24 traces: 26.7 s per optimizer step (26.5-27.1),
-# 236 tokens/s, peak RSS 3.5 GB; loading the model, tokenizing (500 traces: ~3 s) and saving
-# add seconds. So 60 steps (480 examples) take ~27 min: one epoch of up to 480 traces, a
-# random 480 of more, 30 min end to end for 400-600 traces. Longer prompts (up to ~1000
-# tokens) cost proportionally more; other processes on the 2 cores made the same steps
-# 1.5-3x slower in some runs. A CPU without native bf16 (`fast_bf16("cpu")` false) gets
-# float32 and 40 steps (320 examples, ~27 min at 5 s/example).
-#
-# The real traces are longer (~1,000-token prompts): 48 steps (384 examples) took ~32 min
-# at ~40 s per step alone on the 2 cores, so tasks (seconds) + traces (9 min) + SFT stay
-# under 45 min. At 3e-4 the first 40-step adapter still wrote garbled rationales (loss
-# 0.83); at 1e-3 the loss reached ~0.5 by step 20.
+# Why cpu-small is sized so (measured throughput, memory and loss): docs/training-throughput.md.
 _CPU_BF16 = fast_bf16("cpu")
 
 CPU_SMALL = SFTSettings(

@@ -21,10 +21,10 @@ import json
 import re
 from typing import Any, Protocol
 
-from kedrec_agent.reasoning.answer import recommendation_from_text
+from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.schema import Evidence, ReasoningTask
-from training.schema import Task
+from training.tasks.schema import Task
 
 MAX_CITED = 3
 

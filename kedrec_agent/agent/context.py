@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,9 @@ class Context:
 
     exclusions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     """(DrugBank id, disease id) pairs hidden from the knowledge graph (evaluation masking)."""
+
+
+def context_of(runtime: Runtime[Any]) -> Context:
+    """The run's context, or the defaults when the caller gave none."""
+    context = runtime.context
+    return context if isinstance(context, Context) else Context()

@@ -16,7 +16,8 @@ from typing import Literal
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientView, ReasoningTask
+from kedrec_agent.safety.severity import Level
 
 EVIDENCE_VERSION = "evidence-v3"
 """v2: indications of each candidate for related diseases (MeSH trees); v3: their count
@@ -57,11 +58,12 @@ def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | Non
 
 
 def reasoning_task(
-    patient: PatientSummary,
+    patient: PatientView,
     kg: KGEvidence,
     literature: Mapping[str, Sequence[Hit]],
     names: Mapping[str, str],
     max_choices: int = 3,
+    interacting: Mapping[str, Level] | None = None,
 ) -> ReasoningTask:
     """The reasoning model's input for one patient.
 
@@ -71,7 +73,9 @@ def reasoning_task(
         literature: hits per candidate DrugBank id.
         names: display names of condition ids.
         max_choices: how many drugs the answer may choose.
+        interacting: each candidate's most severe interaction with a current medication.
     """
+    interacting = interacting or {}
     candidates: list[Candidate] = []
     found: list[tuple[Literal["kg", "literature"], str, str, float, str | None]] = []
     for cand in kg.candidates:
@@ -80,7 +84,15 @@ def reasoning_task(
             continue
         drug = _label(cand.drug)
         condition = names.get(cand.condition, cand.condition)
-        candidates.append(Candidate(id=drug_id, name=drug))
+        candidates.append(
+            Candidate(
+                id=drug_id,
+                name=drug,
+                interaction=interacting.get(drug_id),
+                condition=cand.condition,
+                rank=len(candidates) if kg.ranked else None,
+            )
+        )
         found += [
             ("kg", drug_id, f"{drug} {_relation(e)} {condition} ({e.relation}).", 3.0, None)
             for e in cand.edges

@@ -15,8 +15,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from kedrec_agent.agent import nodes
-from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.context import Context, context_of
 from kedrec_agent.agent.state import InputState, OutputState, State
+from kedrec_agent.services import Services, default_services
 
 
 def _next_unless_abstained(step: str) -> Any:
@@ -28,17 +29,19 @@ def _next_unless_abstained(step: str) -> Any:
 
 
 def _after_safety(state: State, runtime: Runtime[Context]) -> str:
-    context = runtime.context or Context()
-    return "review" if context.review and not state.abstained else "answer"
+    return "review" if context_of(runtime).review and not state.abstained else "answer"
 
 
-def build_graph(checkpointer: Checkpointer = None) -> Any:
+def build_graph(checkpointer: Checkpointer = None, services: Services | None = None) -> Any:
     """Compile the agent graph.
 
     Args:
         checkpointer: where runs are saved (needed for review / interrupts). None for
             LangGraph Studio and the API server, which bring their own.
+        services: the stores and the model the nodes use (default: the process-wide ones,
+            opened from the settings on first use).
     """
+    services = services or default_services()
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
@@ -51,7 +54,7 @@ def build_graph(checkpointer: Checkpointer = None) -> Any:
         nodes.review,
         nodes.answer,
     ):
-        builder.add_node(node.__name__, node)
+        builder.add_node(node.__name__, nodes.bind(node, services))
     builder.add_edge(START, "link")
     builder.add_conditional_edges(
         "link", _next_unless_abstained("kg_evidence"), ["kg_evidence", "answer"]

@@ -1,7 +1,8 @@
-"""Graph nodes: plain functions of (state, runtime), each testable without the graph.
+"""Graph nodes: plain functions of (state, runtime, services), each testable without the graph.
 
 Every node is wrapped by :func:`stage`, which adds its duration to ``state.timings`` and
-reports its start and end on the ``custom`` stream.
+reports its start and end on the ``custom`` stream; :func:`bind` gives it its services,
+making the ``(state, runtime)`` function the graph runs.
 """
 
 from __future__ import annotations
@@ -9,37 +10,36 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from functools import cache
 from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from kedrec_agent.agent.answer import build_result, data_version
-from kedrec_agent.agent.context import Context
+from kedrec_agent.agent.candidates import usable_candidates
+from kedrec_agent.agent.context import Context, context_of
 from kedrec_agent.agent.evidence import reasoning_task
 from kedrec_agent.agent.patient import link_patient
-from kedrec_agent.agent.result import Review
+from kedrec_agent.agent.result import Review, build_result
 from kedrec_agent.agent.state import State
 from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
-from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.linking import get_linker
-from kedrec_agent.literature.search import Hit, LiteratureSearch
+from kedrec_agent.literature.search import Hit, hits_for_candidates
 from kedrec_agent.patients.model import PatientInput, validation_message
-from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.output import fallback
+from kedrec_agent.reasoning.problems import recommend_per_condition
 from kedrec_agent.reasoning.reasoner import Reasoner
-from kedrec_agent.reasoning.runtime import load_model
-from kedrec_agent.reasoning.schema import PatientSummary, Recommendation
+from kedrec_agent.reasoning.schema import EntityRef, PatientView, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.severity import worst_with
+from kedrec_agent.services import Services
 
 log = logging.getLogger(__name__)
 
 
 class Node(Protocol):
-    """A graph node: ``(state, runtime) -> state update``."""
+    """A graph node as the graph runs it: ``(state, runtime) -> state update``."""
 
     __name__: str
 
@@ -47,15 +47,26 @@ class Node(Protocol):
         """The state update."""
 
 
-def stage(node: Node) -> Node:
+class ServiceNode(Protocol):
+    """A node before its services are bound: ``(state, runtime, services) -> update``."""
+
+    __name__: str
+
+    def __call__(
+        self, state: State, runtime: Runtime[Context], services: Services
+    ) -> dict[str, Any]:
+        """The state update."""
+
+
+def stage(node: ServiceNode) -> ServiceNode:
     """Time ``node`` into ``timings`` and report it on the custom stream."""
     name = node.__name__
 
     @functools.wraps(node)
-    def timed(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    def timed(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
         runtime.stream_writer({"stage": name, "status": "started"})
         started = time.perf_counter()
-        update = node(state, runtime)
+        update = node(state, runtime, services)
         ms = round((time.perf_counter() - started) * 1000, 1)
         runtime.stream_writer({"stage": name, "status": "done", "ms": ms})
         return {**update, "timings": {name: ms}}
@@ -63,20 +74,19 @@ def stage(node: Node) -> Node:
     return timed
 
 
+def bind(node: ServiceNode, services: Services) -> Node:
+    """``node`` as the graph runs it, with ``services``."""
+
+    def bound(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        return node(state, runtime, services)
+
+    bound.__name__ = bound.__qualname__ = node.__name__
+    bound.__doc__ = node.__doc__
+    return bound
+
+
 def _abstain(reason: str, **update: Any) -> dict[str, Any]:
     return {"abstained": True, "reason": reason, **update}
-
-
-@cache
-def knowledge_graph() -> KnowledgeGraph:
-    """The process-wide graph, opened once (a failed open is retried on the next call)."""
-    return KnowledgeGraph.from_settings()
-
-
-@cache
-def literature_search() -> LiteratureSearch:
-    """The process-wide literature search, opened once (a failed open is retried)."""
-    return LiteratureSearch.from_settings()
 
 
 def _patient(state: State) -> PatientInput:
@@ -87,10 +97,10 @@ def _patient(state: State) -> PatientInput:
 
 
 @stage
-def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def link(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """Resolve the patient's conditions, medications, allergies, age and sex."""
     try:
-        linked = link_patient(get_linker(), _patient(state))
+        linked = link_patient(services.linker(), _patient(state))
     except ValidationError as exc:
         return _abstain(validation_message(exc))
     except KedrecError as exc:
@@ -129,11 +139,12 @@ def link(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 @stage
-def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """Candidate drugs, mechanism paths and interactions from the knowledge graph."""
-    context = runtime.context or Context()
+    context = context_of(runtime)
+    mentions = _co_mentions(state.conditions, context, services)
     try:
-        kg = knowledge_graph()
+        kg = services.kg()
         if context.exclusions:
             kg = kg.with_exclusions(context.exclusions)
         evidence = gather_evidence(
@@ -142,6 +153,7 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             state.medications,
             top_k=context.top_k,
             paths_per_drug=context.paths_per_drug,
+            mentions=mentions,
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")
@@ -158,26 +170,40 @@ def kg_evidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return {"evidence": evidence.model_dump()}
 
 
+def _co_mentions(
+    conditions: list[str], context: Context, services: Services
+) -> dict[str, dict[str, int]]:
+    """Per condition, the literature's documents naming each drug with it (for ranking)."""
+    if not context.literature or not conditions:
+        return {}
+    found: dict[str, dict[str, int]] = {}
+    try:
+        search = services.literature()
+        for condition in conditions:
+            try:
+                found[condition] = search.co_mentions(condition)
+            except UnknownEntityError:
+                found[condition] = {}
+    except KedrecError as exc:
+        # The literature node says that the literature is unavailable.
+        log.warning("literature co-mentions unavailable: %s", type(exc).__name__)
+    return found
+
+
 @stage
-def literature(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def literature(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """Passages about each candidate and its condition; without them if the store is down."""
-    context = runtime.context or Context()
+    context = context_of(runtime)
     if not context.literature:
         return {"notes": ["Literature search was switched off for this run."]}
     evidence = KGEvidence.model_validate(state.evidence)
     found: dict[str, Any] = {}
     unnamed = 0
+    pairs = [(c.drug.local_id, c.condition) for c in evidence.candidates if not c.already_taking]
     try:
-        search = literature_search()
-        for cand in evidence.candidates:
-            drug = cand.drug.local_id
-            if cand.already_taking or drug in found:
-                continue
-            try:
-                hits = search.search_pair(drug, cand.condition, k=context.literature_k)
-            except UnknownEntityError:  # the linker has no name for it: no passages for it
-                hits, unnamed = [], unnamed + 1
-            found[drug] = [h.model_dump() for h in hits]
+        for drug, hits in hits_for_candidates(services.literature(), pairs, context.literature_k):
+            unnamed += hits is None
+            found[drug] = [h.model_dump() for h in hits or []]
     except KedrecError as exc:
         log.warning("literature unavailable: %s", type(exc).__name__)
         return {"literature": found, "notes": [f"Literature unavailable: {exc}"]}
@@ -193,47 +219,71 @@ def _unnamed_note(count: int) -> str:
     )
 
 
-def _labels(ids: list[str]) -> list[str]:
-    linker = get_linker()
-    return [f"{linker.name_of(i) or i} ({i})" for i in ids]
+def _refs(ids: list[str], services: Services) -> list[EntityRef]:
+    linker = services.linker()
+    return [EntityRef(id=i, name=linker.name_of(i) or i) for i in ids]
 
 
 @stage
-def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """The reasoning model's checked choice among the candidates, citing the evidence.
 
     Its answer streams as ``{"token": …}`` items on the custom stream.
     """
-    context = runtime.context or Context()
+    context = context_of(runtime)
     evidence = KGEvidence.model_validate(state.evidence)
-    linker = get_linker()
-    patient = PatientSummary(
-        conditions=_labels(state.conditions),
-        medications=_labels(state.medications),
-        allergies=_labels(state.allergies),
+    linker = services.linker()
+    patient = PatientView(
+        conditions=_refs(state.conditions, services),
+        medications=_refs(state.medications, services),
+        allergies=_refs(state.allergies, services),
         age=state.age,
         sex=state.sex,
     )
     hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
     names = {c: linker.name_of(c) or c for c in state.conditions}
-    task = reasoning_task(patient, evidence, hits, names, max_choices=context.max_choices)
+    interacting = worst_with(
+        [c.drug.local_id for c in evidence.candidates],
+        state.medications,
+        evidence.interactions,
+        services.severities(),
+    )
+    usable, vetoes = usable_candidates(
+        evidence, state.allergies, linker.name_of, _drug_classes(services)
+    )
+    if not usable.candidates:
+        return _abstain(
+            "No candidate is left: every recognised condition is treated by a current "
+            "medication, or its candidates conflict with the patient's allergies.",
+            warnings=[v.model_dump() for v in vetoes],
+        )
+    task = reasoning_task(
+        patient, usable, hits, names, max_choices=context.max_choices, interacting=interacting
+    )
     model_info: dict[str, Any] = {"model": None, "adapter": None}
     try:
-        model = load_model()
+        model = services.model()
         model_info = {
             "model": f"{model.path.name} ({str(model.dtype).removeprefix('torch.')}, "
             f"{model.quantization})",
             "adapter": model.adapter.name if model.adapter else None,
         }
-        recommendation = Reasoner(model).recommend(
-            task, on_text=lambda text: runtime.stream_writer({"token": text})
+        reasoner = Reasoner(model)
+        recommendation = recommend_per_condition(
+            task,
+            lambda sub: reasoner.recommend(
+                sub, on_text=lambda text: runtime.stream_writer({"token": text})
+            ),
         )
     except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
-        recommendation = fallback(task, f"the reasoning model is unavailable: {exc}")
+        problem = f"the reasoning model is unavailable: {exc}"
+        recommendation = recommend_per_condition(task, lambda sub: fallback(sub, problem))
     update: dict[str, Any] = {
         "recommendation": recommendation.model_dump(),
+        "model_recommendation": recommendation.model_dump(),
         "reasoning_evidence": [e.model_dump() for e in task.evidence],
         "model": model_info,
+        "warnings": [v.model_dump() for v in vetoes],
     }
     if recommendation.choices and recommendation.confidence < context.min_confidence:
         low = f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f})"
@@ -247,22 +297,19 @@ def reason(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 @stage
-def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """Withhold drugs the patient is allergic to or already takes; warn of interactions."""
     recommendation = Recommendation.model_validate(state.recommendation)
     evidence = KGEvidence.model_validate(state.evidence)
-    try:
-        classes = DrugClasses.from_settings()
-    except KedrecError as exc:  # without the MeSH tree only same-drug allergies are caught
-        log.warning("MeSH classes unavailable: %s", type(exc).__name__)
-        classes = DrugClasses({}, {}, {})
+    classes = _drug_classes(services)
     checked, warnings = check_recommendation(
         recommendation,
         state.medications,
         state.allergies,
         evidence.interactions,
-        get_linker().name_of,
+        services.linker().name_of,
         classes,
+        services.severities(),
     )
     update = {
         "recommendation": checked.model_dump(),
@@ -273,6 +320,14 @@ def safety(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return update
 
 
+def _drug_classes(services: Services) -> DrugClasses:
+    try:
+        return services.drug_classes()
+    except KedrecError as exc:  # without the MeSH tree only same-drug allergies are caught
+        log.warning("MeSH classes unavailable: %s", type(exc).__name__)
+        return DrugClasses({}, {}, {})
+
+
 REVIEW_QUESTION = (
     'Review the recommendation: resume with {"action": "approve"}, {"action": "edit", '
     '"drop": ["DB…"], "note": "…"} or {"action": "reject", "note": "why"}.'
@@ -280,7 +335,7 @@ REVIEW_QUESTION = (
 
 
 @stage
-def review(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def review(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """Pause for a clinician (LangGraph ``interrupt``); apply their approve / edit / reject.
 
     An invalid decision asks again, saying what was wrong.
@@ -314,8 +369,8 @@ def review(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 @stage
-def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+def answer(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """The versioned answer (``result``), built from whatever stage the run ended at."""
     decision = Review.model_validate(state.review) if state.review else None
-    result = build_result(state, get_linker().name_of, decision, data_version())
+    result = build_result(state, services.linker().name_of, decision, services.data_version())
     return {"result": result.model_dump()}

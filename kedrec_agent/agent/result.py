@@ -1,4 +1,4 @@
-"""The agent's answer: a versioned, JSON-serialisable recommendation (DESIGN.md, Output).
+"""The agent's answer: a versioned, JSON-serialisable recommendation, and how it is built.
 
 Every drug carries its rationale, the evidence it cites (KG triples, PMIDs / NCT ids with
 titles) and its safety warnings; the answer says whether it abstained and why, which
@@ -13,33 +13,26 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kedrec_agent.reasoning.schema import Evidence
+from kedrec_agent.kg.evidence import KGEvidence
+from kedrec_agent.reasoning.prompts import PROMPT_VERSION
+from kedrec_agent.reasoning.ranking import support
+from kedrec_agent.reasoning.schema import EntityRef, Evidence, PatientView, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning
+from kedrec_agent.version import __version__
 
-SCHEMA_VERSION = "kedrec.recommendation/1"
-"""Changes when a field is removed or changes meaning (additions keep it)."""
+if TYPE_CHECKING:
+    from kedrec_agent.agent.state import State
+
+SchemaVersion = Literal["kedrec.recommendation/2"]
+SCHEMA_VERSION: SchemaVersion = "kedrec.recommendation/2"
+"""Changes when a field is removed or changes meaning (additions keep it). 2: answers are
+problem-oriented (``conditions``; each drug says which condition it is for)."""
 DISCLAIMER = "Decision support for a clinician, not a prescription."
-
-
-class LinkedEntity(BaseModel):
-    """An entity of the patient as the agent understood it."""
-
-    id: str
-    name: str
-
-
-class PatientView(BaseModel):
-    """The linked patient (ids and names; never the note's text)."""
-
-    conditions: list[LinkedEntity] = Field(default_factory=list)
-    medications: list[LinkedEntity] = Field(default_factory=list)
-    allergies: list[LinkedEntity] = Field(default_factory=list)
-    age: int | None = None
-    sex: str | None = None
 
 
 class DrugRecommendation(BaseModel):
@@ -56,8 +49,24 @@ class DrugRecommendation(BaseModel):
     )
     rationale: str
     grounded: bool = Field(description="False when the model cited none of the evidence")
+    templated: bool = Field(
+        default=False, description="the rationale is an evidence summary, not the model's text"
+    )
     evidence: list[Evidence] = Field(description="the items the rationale cites")
     warnings: list[SafetyWarning] = Field(default_factory=list)
+    condition: EntityRef | None = Field(default=None, description="the condition it is for")
+
+
+class ConditionAnswer(BaseModel):
+    """What the answer says about one of the patient's conditions."""
+
+    condition: EntityRef
+    status: Literal["options", "treated", "withheld", "no_options"] = Field(
+        description="options: drugs are recommended for it; treated: a current medication "
+        "treats it; withheld: every option was withheld for safety; no_options: none found"
+    )
+    drug_ids: list[str] = Field(default_factory=list, description="its recommended drugs")
+    reason: str = Field(default="", description="why it has no options")
 
 
 class Review(BaseModel):
@@ -78,15 +87,27 @@ class Versions(BaseModel):
     adapter: str | None = None
     data: str = Field(description="knowledge-graph build stamp (or SPARQL endpoint)")
 
+    @classmethod
+    def current(
+        cls, model: str | None = None, adapter: str | None = None, data: str = "unknown"
+    ) -> Versions:
+        """This package's and prompt's versions, with the given model, adapter and data."""
+        return cls(
+            package=__version__, prompt=PROMPT_VERSION, model=model, adapter=adapter, data=data
+        )
+
 
 class AgentResult(BaseModel):
     """The whole answer for one patient."""
 
-    schema_version: Literal["kedrec.recommendation/1"] = "kedrec.recommendation/1"
+    schema_version: SchemaVersion = SCHEMA_VERSION
     disclaimer: str = DISCLAIMER
     abstained: bool
     reason: str = Field(default="", description="why the agent abstained")
     recommendations: list[DrugRecommendation] = Field(default_factory=list)
+    conditions: list[ConditionAnswer] = Field(
+        default_factory=list, description="per condition of the patient: its options, or why none"
+    )
     warnings: list[SafetyWarning] = Field(
         default_factory=list, description="every safety finding, withheld drugs included"
     )
@@ -98,3 +119,126 @@ class AgentResult(BaseModel):
     review: Review | None = None
     versions: Versions
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def grouped(self) -> list[tuple[ConditionAnswer | None, list[DrugRecommendation]]]:
+        """Each condition with its drugs, then (``None``) any drug that names no condition."""
+        by_id = {d.drug_id: d for d in self.recommendations}
+        groups = [(a, [by_id[i] for i in a.drug_ids if i in by_id]) for a in self.conditions]
+        listed = {i for a in self.conditions for i in a.drug_ids}
+        rest = [d for d in self.recommendations if d.drug_id not in listed]
+        return [*groups, *([(None, rest)] if rest else [])]
+
+
+def _scores(evidence: list[Evidence]) -> dict[str, float]:
+    """Each drug's evidence support (the fallback ranking's), scaled so the best is 1.0."""
+    totals = support(evidence)
+    best = max(totals.values(), default=0.0)
+    return {d: round(t / best, 3) for d, t in totals.items()} if best > 0 else {}
+
+
+def _per_condition(
+    state: State,
+    drugs: list[DrugRecommendation],
+    warnings: list[SafetyWarning],
+    name_of: Callable[[str], str | None],
+) -> list[ConditionAnswer]:
+    """Each linked condition's options, or why it has none."""
+    evidence = KGEvidence.model_validate(state.evidence) if state.evidence else None
+    treated: dict[str, list[str]] = {}
+    for cand in evidence.candidates if evidence else []:
+        if cand.already_taking and cand.edges:
+            name = cand.drug.label or cand.drug.local_id
+            treated.setdefault(cand.condition, []).append(name)
+    chosen = (
+        Recommendation.model_validate(state.model_recommendation).choices
+        if (state.model_recommendation)
+        else []
+    )
+    vetoed = {w.drug_id for w in warnings if w.severity == "veto"}
+    answers = []
+    for condition in state.conditions:
+        ref = EntityRef(id=condition, name=name_of(condition) or condition)
+        ids = [d.drug_id for d in drugs if d.condition and d.condition.id == condition]
+        if ids:
+            answers.append(ConditionAnswer(condition=ref, status="options", drug_ids=ids))
+        elif condition in treated:
+            by = ", ".join(treated[condition])
+            reason = f"{ref.name}: treated by {by} (a current medication)."
+            answers.append(ConditionAnswer(condition=ref, status="treated", reason=reason))
+        elif any(c.condition == condition and c.drug_id in vetoed for c in chosen):
+            reason = f"{ref.name}: every option was withheld for safety (see the warnings)."
+            answers.append(ConditionAnswer(condition=ref, status="withheld", reason=reason))
+        else:
+            reason = f"{ref.name}: no drug is supported by the evidence found."
+            answers.append(ConditionAnswer(condition=ref, status="no_options", reason=reason))
+    return answers
+
+
+def build_result(
+    state: State,
+    name_of: Callable[[str], str | None],
+    review: Review | None = None,
+    data: str = "unknown",
+) -> AgentResult:
+    """The answer for ``state`` (after any stage, abstained or not).
+
+    Args:
+        state: the graph state at the end of the run.
+        name_of: display name of an entity id.
+        review: the reviewer's decision, if any.
+        data: the data version (see :func:`kedrec_agent.kg.build.data_version`).
+    """
+    evidence = [Evidence.model_validate(e) for e in state.reasoning_evidence]
+    by_id = {e.id: e for e in evidence}
+    scores = _scores(evidence)
+    warnings = [SafetyWarning.model_validate(w) for w in state.warnings]
+    rec = Recommendation.model_validate(state.recommendation) if state.recommendation else None
+    drugs = [
+        DrugRecommendation(
+            rank=rank,
+            drug_id=choice.drug_id,
+            name=choice.drug_name,
+            score=scores.get(choice.drug_id, 0.0),
+            rationale=choice.rationale,
+            grounded=choice.grounded,
+            templated=choice.templated,
+            evidence=[by_id[i] for i in choice.evidence_ids if i in by_id],
+            warnings=[w for w in warnings if choice.drug_id in (w.drug_id, w.other_id)],
+            condition=EntityRef(
+                id=choice.condition, name=name_of(choice.condition) or choice.condition
+            )
+            if choice.condition
+            else None,
+        )
+        for rank, choice in enumerate(rec.choices if rec and not state.abstained else [], 1)
+    ]
+    abstained, reason = state.abstained, state.reason
+    if not abstained and not drugs:
+        abstained = True
+        reason = reason or "The evidence does not support recommending a drug."
+    model: Mapping[str, Any] = state.model
+
+    def view(ids: list[str]) -> list[EntityRef]:
+        return [EntityRef(id=i, name=name_of(i) or i) for i in ids]
+
+    return AgentResult(
+        abstained=abstained,
+        reason=reason,
+        recommendations=drugs,
+        conditions=_per_condition(state, drugs, warnings, name_of),
+        warnings=warnings,
+        notes=list(state.notes),
+        confidence=rec.confidence if rec else None,
+        low_confidence=state.low_confidence,
+        fallback=bool(rec and rec.fallback),
+        patient=PatientView(
+            conditions=view(state.conditions),
+            medications=view(state.medications),
+            allergies=view(state.allergies),
+            age=state.age,
+            sex=state.sex,
+        ),
+        review=review,
+        versions=Versions.current(model.get("model"), model.get("adapter"), data),
+        timings_ms=dict(state.timings),
+    )

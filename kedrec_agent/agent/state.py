@@ -51,7 +51,11 @@ class OutputState:
     """Literature hits per candidate DrugBank id (citations, titles, snippets) as JSON."""
 
     recommendation: dict[str, Any] = field(default_factory=dict)
-    """The reasoning node's checked answer (see ``reasoning.schema.Recommendation``)."""
+    """The answer after the safety check and any review (see
+    ``reasoning.schema.Recommendation``)."""
+
+    model_recommendation: dict[str, Any] = field(default_factory=dict)
+    """The reasoning node's answer (or its evidence fallback) before safety and review."""
 
     reasoning_evidence: list[dict[str, Any]] = field(default_factory=list)
     """The numbered evidence items (``E1``…) the recommendation cites."""

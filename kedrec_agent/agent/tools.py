@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from kedrec_agent.agent.graph import build_graph
+from kedrec_agent.agent.invoke import default_graph, graph_input, make_context, result_of
 from kedrec_agent.agent.result import DISCLAIMER, AgentResult
 from kedrec_agent.errors import KedrecError
-from kedrec_agent.patients.model import MAX_TEXT_CHARS, Item, validation_message
+from kedrec_agent.patients.model import MAX_TEXT_CHARS, Item
+from kedrec_agent.services import Services
+from kedrec_agent.tool_base import ServiceTool
 
 log = logging.getLogger(__name__)
 
@@ -54,59 +57,67 @@ class KedrecInput(BaseModel):
 
 
 def summarize(result: AgentResult) -> str:
-    """Concise, LLM-readable text of an answer: warnings first, then the choices."""
+    """Concise, LLM-readable text of an answer: warnings first, then each condition's options."""
     lines = [DISCLAIMER]
     lines += [
         f"{'WITHHELD' if w.severity == 'veto' else 'WARNING'}: {w.message}" for w in result.warnings
     ]
     lines += [f"Note: {note}" for note in result.notes]
     if result.abstained:
-        return "\n".join([*lines, f"No recommendation: {result.reason}"])
-    for drug in result.recommendations:
-        cites = [e.citation or f"KG:{e.id}" for e in drug.evidence]
-        lines.append(
-            f"{drug.rank}. {drug.name} ({drug.drug_id}): {drug.rationale} "
-            f"[{', '.join(cites) or 'no citation'}]"
-        )
+        lines.append(f"No recommendation: {result.reason}")
+    for answer, drugs in result.grouped():
+        if answer is not None and answer.status != "options":
+            lines.append(answer.reason)
+            continue
+        if answer is not None:
+            lines.append(f"{answer.condition.name}:")
+        for drug in drugs:
+            cites = [e.citation or f"KG:{e.id}" for e in drug.evidence]
+            lines.append(
+                f"{drug.rank}. {drug.name} ({drug.drug_id}): {drug.rationale} "
+                f"[{', '.join(cites) or 'no citation'}]"
+            )
+    if result.abstained:
+        return "\n".join(lines)
     how = "ranked by evidence (model answer unusable)" if result.fallback else "model"
     lines.append(f"Confidence {result.confidence or 0:.2f} ({how}).")
     return "\n".join(lines)
 
 
-def invalid_arguments(exc: Exception) -> str:
-    """The tool's answer to invalid arguments: which fields are wrong, never their values."""
-    if isinstance(exc, ValidationError):
-        return f"KEDRec could not answer: {validation_message(exc, 'The tool call')}"
-    return "KEDRec could not answer: the tool call is invalid."
-
-
-class KedrecTool(BaseTool):
+class KedrecTool(ServiceTool):
     """LangChain tool running the KEDRec graph on a patient.
 
     Args:
-        graph: a compiled graph to run (default: the package's graph, built on first use).
+        graph: a compiled graph to run (default: the package's graph over ``services``,
+            built on first use).
+        services: the stores and model of that graph (default: the process-wide ones).
     """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     name: str = "kedrec_recommend"
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = KedrecInput
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    failure = "KEDRec could not answer"
     _graph: Any = PrivateAttr(default=None)
 
-    def __init__(self, graph: Any = None, **kwargs: Any) -> None:
-        kwargs.setdefault("handle_validation_error", invalid_arguments)  # a message, no crash
-        super().__init__(**kwargs)
+    def __init__(self, graph: Any = None, services: Services | None = None, **kwargs: Any) -> None:
+        super().__init__(services, **kwargs)
         self._graph = graph
 
-    def _run(self, top_k: int = 5, **patient: Any) -> tuple[str, dict[str, Any]]:
-        from kedrec_agent.api import recommend
+    @property
+    def graph(self) -> Any:
+        """The compiled graph it runs."""
+        if self._graph is None:
+            self._graph = (
+                default_graph() if self._services is None else build_graph(services=self._services)
+            )
+        return self._graph
 
+    def _run(self, top_k: int = 5, **patient: Any) -> tuple[str, dict[str, Any]]:
         fields = {"text": patient.pop("patient", ""), **patient}
         try:
-            result = recommend(fields, graph=self._graph, top_k=top_k)
+            output = self.graph.invoke(graph_input(fields), context=make_context(top_k=top_k))
+            result = result_of(output)
         except KedrecError as exc:
             log.warning("kedrec tool failed: %s", type(exc).__name__)
-            return f"KEDRec could not answer: {exc}", {"error": str(exc)}
+            return f"{self.failure}: {exc}", {"error": str(exc)}
         return summarize(result), result.model_dump()

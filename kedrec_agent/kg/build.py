@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import io
 import json
 import logging
@@ -334,6 +335,21 @@ def read_stamp(settings: Settings) -> BuildReport | None:
         return BuildReport(**data)
     except (ValueError, TypeError):
         return None
+
+
+def data_version(settings: Settings) -> str:
+    """The KG an agent reads, as recorded in answers.
+
+    A hash of its build stamp's inputs (``kg:<12 hex>``), ``sparql:<endpoint>`` for a
+    remote endpoint, or ``unbuilt``.
+    """
+    if settings.sparql_endpoint:
+        return f"sparql:{settings.sparql_endpoint}"
+    stamp = read_stamp(settings)
+    if stamp is None:
+        return "unbuilt"
+    digest = hashlib.sha256(json.dumps(stamp.inputs, sort_keys=True).encode()).hexdigest()
+    return f"kg:{digest[:12]}"
 
 
 def _disk_full(exc: BaseException) -> bool:

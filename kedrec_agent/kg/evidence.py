@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -34,6 +34,9 @@ class CandidateDrug(BaseModel):
         default_factory=list, description="indications for the most related other diseases"
     )
     other_indications: int = Field(default=0, description="diseases besides this one it treats")
+    mentions: int = Field(
+        default=0, description="documents of the literature naming the drug and the condition"
+    )
     already_taking: bool = False
 
     def add_related(self, kg: KnowledgeGraph) -> None:
@@ -48,6 +51,10 @@ class KGEvidence(BaseModel):
 
     candidates: list[CandidateDrug]
     interactions: list[Interaction]
+    ranked: bool = Field(
+        default=False,
+        description="True when the candidates are in the clinical order of candidate_order",
+    )
 
 
 def gather_evidence(
@@ -57,49 +64,75 @@ def gather_evidence(
     *,
     top_k: int = 5,
     paths_per_drug: int = 3,
+    mentions: Mapping[str, Mapping[str, int]] | None = None,
 ) -> KGEvidence:
     """Collect the graph evidence for a patient's conditions and current medications.
 
-    Candidates come per condition from indications (treats/palliates edges), else from genes
-    shared with the disease; each gets its best drug -> gene -> disease paths, and the top
-    ``top_k`` are kept by supporting edges, then mechanism evidence. Each kept candidate
-    also gets its indications for the most related other diseases (MeSH trees).
+    Candidates per condition: every drug with an indication edge (treats / palliates,
+    across the condition's DOID/MeSH equivalents), plus the drugs acting on the most
+    genes associated with it. They are ranked by :func:`candidate_order` (independent
+    sources of the indication, then literature co-mentions, then mechanism and
+    established use), first on the cheap signals to a shortlist of ``2 * top_k``, whose
+    drug -> gene -> disease paths are then looked up, and ``top_k`` are kept. Each kept
+    candidate also gets its indications for the most related other diseases (MeSH trees).
     Interactions are checked among all kept candidates and current medications.
+
+    Args:
+        kg: the graph (with any evaluation exclusions).
+        condition_ids: canonical disease ids of the patient.
+        medication_ids: DrugBank ids the patient takes.
+        top_k: candidates kept per condition.
+        paths_per_drug: mechanism paths kept per candidate.
+        mentions: per condition id, documents of the literature that name each drug and
+            the condition (see ``LiteratureSearch.co_mentions``); none: not used.
     """
+    mentions = mentions or {}
     candidates: list[CandidateDrug] = []
     for condition in dict.fromkeys(condition_ids):
         by_drug: dict[str, CandidateDrug] = {}
-        for row in kg.drugs_for_disease(condition):  # most supporting edges first
-            if row.drug.id not in by_drug and len(by_drug) >= 2 * top_k:
-                continue
+        for row in kg.drugs_for_disease(condition):
             entry = by_drug.setdefault(
                 row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
             )
             entry.edges.extend(row.edges)
-        if not by_drug:
-            for mech in kg.drugs_targeting_disease_genes(condition, top_k):
-                by_drug[mech.drug.id] = CandidateDrug(
-                    drug=mech.drug, condition=condition, via="mechanism"
-                )
+        for mech in kg.drugs_targeting_disease_genes(condition, top_k):
+            by_drug.setdefault(
+                mech.drug.id, CandidateDrug(drug=mech.drug, condition=condition, via="mechanism")
+            )
+        named = mentions.get(condition, {})
         for entry in by_drug.values():
-            entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
             entry.already_taking = entry.drug.local_id in medication_ids
-        # Rank: supporting edges, then mechanism (best path score, number of paths).
-        ranked = sorted(
-            by_drug.values(),
-            key=lambda c: (
-                -len(c.edges),
-                -max((p.score for p in c.paths), default=0.0),
-                -len(c.paths),
-                c.drug.label or c.drug.id,
-            ),
-        )
-        for entry in ranked[:top_k]:
+            entry.mentions = named.get(entry.drug.local_id, 0)
             entry.add_related(kg)
-            candidates.append(entry)
+        shortlist = sorted(by_drug.values(), key=candidate_order)[: 2 * top_k]
+        for entry in shortlist:
+            entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
+        kept = sorted(shortlist, key=candidate_order)[:top_k]
+        # A current medication that treats the condition is always kept: it answers it.
+        kept += [c for c in by_drug.values() if c.already_taking and c.edges and c not in kept]
+        candidates += kept
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
-    return KGEvidence(candidates=candidates, interactions=interactions)
+    return KGEvidence(candidates=candidates, interactions=interactions, ranked=True)
+
+
+def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
+    """Sort key of a condition's candidates, best first; never the drug's name.
+
+    Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first;
+    then how many documents of the literature name the drug with the condition; then the
+    best mechanism path and the number of paths; then how many other diseases the drug
+    treats (an established drug); the DrugBank id last, only so that the order is stable.
+    """
+    sources = len({edge.relation for edge in cand.edges})
+    return (
+        -sources,
+        -cand.mentions,
+        -max((p.score for p in cand.paths), default=0.0),
+        -len(cand.paths),
+        -cand.other_indications,
+        cand.drug.local_id,
+    )
 
 
 def evidence_for_candidates(

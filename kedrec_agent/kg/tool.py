@@ -1,6 +1,6 @@
 """The knowledge graph as a LangChain tool that any agent can call on its own.
 
-Example:
+Examples:
     >>> tool = KnowledgeGraphTool()  # doctest: +SKIP
     >>> args = {"operation": "drugs_for_disease", "disease": "type 2 diabetes"}
     >>> call = {"type": "tool_call", "id": "1", "name": tool.name, "args": args}
@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
@@ -31,7 +30,9 @@ from kedrec_agent.kg.models import (
     RelatedIndication,
     Row,
 )
-from kedrec_agent.linking import Linker, get_linker
+from kedrec_agent.linking import Linker
+from kedrec_agent.services import Services
+from kedrec_agent.tool_base import ServiceTool
 
 Operation = Literal[
     "drugs_for_disease",
@@ -92,43 +93,45 @@ class KnowledgeGraphInput(BaseModel):
         return self
 
 
-class KnowledgeGraphTool(BaseTool):
+class KnowledgeGraphTool(ServiceTool):
     """LangChain tool over :class:`KnowledgeGraph`; links names, returns text + rows.
 
     Content is a short text for an LLM; the artifact is a dict with the linked entities,
     the structured ``rows`` (each with its source edges) and, on failure, ``error`` and
     ``suggestions``. Unknown names never raise: the tool answers with the closest names.
-    """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    Args:
+        kg: the graph (default: the services' graph).
+        linker: the entity linker (default: the services' linker).
+        services: where the graph and linker come from when not given.
+    """
 
     name: str = "drug_knowledge_graph"
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = KnowledgeGraphInput
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
-
-    _kg: KnowledgeGraph | None = PrivateAttr(default=None)
-    _linker: Linker | None = PrivateAttr(default=None)
+    failure = "The knowledge graph tool could not answer"
 
     def __init__(
-        self, kg: KnowledgeGraph | None = None, linker: Linker | None = None, **kwargs: Any
+        self,
+        kg: KnowledgeGraph | None = None,
+        linker: Linker | None = None,
+        services: Services | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._kg, self._linker = kg, linker
+        if kg is not None or linker is not None:
+            base = services.settings if services else None
+            services = Services(base, kg=kg, linker=linker)
+        super().__init__(services, **kwargs)
 
     @property
     def kg(self) -> KnowledgeGraph:
-        """The graph (opened from the settings on first use)."""
-        if self._kg is None:
-            self._kg = KnowledgeGraph.from_settings()
-        return self._kg
+        """The graph (opened on first use)."""
+        return self.services.kg()
 
     @property
     def linker(self) -> Linker:
-        """The entity linker (loaded from the settings on first use)."""
-        if self._linker is None:
-            self._linker = get_linker()
-        return self._linker
+        """The entity linker (loaded on first use)."""
+        return self.services.linker()
 
     def _run(
         self,

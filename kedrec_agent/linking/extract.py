@@ -5,7 +5,8 @@ A dictionary approach, no network and no model:
 * **Names.** The note is tokenised like the vocabulary (:mod:`~kedrec_agent.linking.
   normalize`); at each token the longest run of up to 8 tokens that is a known name wins.
   Runs never cross a sentence break (``. ; ! ?`` or a line break). In free text a name
-  must have at least 4 characters, must not be an everyday word (:data:`BLOCKED`), and an
+  must have at least 4 characters, must not be an everyday word (:data:`~kedrec_agent.
+  linking.lexicon.BLOCKED`), and an
   all-capitals abbreviation (``COPD``) must be written in capitals; abbreviations of up to
   3 letters from the vocabularies (``CO``, ``NO``, ``ASA``) are ignored, curated ones
   (``HTN``, ``MI``) are taken when written in capitals.
@@ -20,7 +21,9 @@ A dictionary approach, no network and no model:
   Penicillins), is an allergy; a disease there is a reaction and is left out. Elsewhere a
   drug is a medication and a disease a condition; a name that is both follows the last
   medication / condition cue (a condition when there is none); a substance alone is left
-  out.
+  out, and so is a drug that is no medication (an ion, element or excipient such as
+  Sulfate ion or Water: :func:`~kedrec_agent.linking.forms.inactive_reason`) outside an
+  allergy context.
 * **Negation.** A negation cue ("no", "denies", "without", "negative for", "no history of",
   "stopped", "no longer"...) earlier in the sentence, at most 8 words before the name and
   with no terminating word ("but", "has", "with", another cue...) in between, marks the
@@ -39,6 +42,11 @@ Age ("68-year-old", "68 yo", "68 y/o", "age 68", "68M" at the start of a sentenc
 (man / woman / male / female / "Sex: F" / "68F", else the majority of he/she pronouns) are
 read with regular expressions. Nothing here logs or echoes the note.
 
+The word lists and patterns are in :mod:`~kedrec_agent.linking.lexicon`, the scopes of cues
+in :mod:`~kedrec_agent.linking.cues`. :func:`find_names` and :func:`extract_mentions` read
+names through the small protocols :class:`NameLookup` and :class:`EntityLookup`, which a
+:class:`~kedrec_agent.linking.linker.Linker` satisfies.
+
 Example:
     >>> m = get_linker().extract(  # doctest: +SKIP
     ...     "68-year-old man with type 2 diabetes on warfarin, allergic to penicillin")
@@ -48,248 +56,57 @@ Example:
 
 from __future__ import annotations
 
-import bisect
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from kedrec_agent.linking.normalize import normalize, spans
+from kedrec_agent.linking.cues import CueContext
+from kedrec_agent.linking.lexicon import (
+    AGE,
+    ALLERGY_AFTER,
+    BLOCKED,
+    EDGE_WORDS,
+    PRONOUNS,
+    SEX_EXPLICIT,
+)
+from kedrec_agent.linking.normalize import check_text, spans
 
 if TYPE_CHECKING:
-    from kedrec_agent.linking.linker import LinkedEntity, Linker
-    from kedrec_agent.linking.vocabulary import EntityKind, Entry
+    from kedrec_agent.linking.entities import LinkedEntity
+    from kedrec_agent.linking.vocabulary import EntityKind, Entry, NameIndex
 
 MAX_NOTE_CHARS = 20_000
 MAX_WORDS = 8
 MIN_CHARS = 4
-NEGATION_WINDOW = 8
-"""A negation cue reaches at most this many words ahead."""
-
-# Vocabulary names (DrugBank synonyms, MeSH headings, symptoms) that are everyday words in
-# notes: never taken from free text (exact linking still knows them).
-BLOCKED = frozenset(
-    normalize(word)
-    for word in (
-        *("water", "air", "light", "control", "normal", "positive", "negative", "man"),
-        *("woman", "male", "female", "patient", "history", "today", "daily", "care", "home"),
-        *("blood", "test", "acid", "salt", "sugar", "food", "day", "year", "week", "month"),
-        *("old", "type", "mild", "severe", "acute", "chronic", "left", "right", "high", "low"),
-        *("disease", "syndrome", "disorder", "infection", "progression", "sign", "symptom"),
-        *("medication", "medicine", "drug", "allergy", "allergic", "tablet", "capsule"),
-        *("oral", "dose", "unit", "body", "weight", "health", "oxygen", "alcohol", "level"),
-        # lab analytes: "glucose 180", "sodium 134" are results, not medications
-        *("glucose", "sodium", "potassium", "calcium", "magnesium", "chloride", "creatinine"),
-        *("hemoglobin", "albumin", "bilirubin", "urea", "phosphate", "bicarbonate"),
-        *("lactate", "troponin", "cholesterol", "triglyceride"),
-        # adjectives that some tables list as disease names
-        *("cardiovascular", "gastrointestinal", "hematologic", "cardiac", "renal", "hepatic"),
-        *("pulmonary", "vascular", "block"),
-    )
-)
-# A name that starts or ends with one of these is a fragment ("pain and").
-_EDGE_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "the",
-        "with",
-        "in",
-        "on",
-        "for",
-        "to",
-        "by",
-        "at",
-        "from",
-        "no",
-        "not",
-    ]
-)
-
-_PHRASES: dict[str, tuple[str, ...]] = {
-    # order inside one regex alternation matters: longer phrases first (see _CUES)
-    "nkda": (
-        r"nkda",
-        r"nka",
-        r"no\s+known\s+(?:drug\s+|medication\s+)?allerg(?:y|ies)",
-        r"no\s+(?:drug\s+|medication\s+)?allergies",
-        r"allergies\s*:\s*(?:none|nil|nkda|no\s+known)",
-        r"denies\s+(?:any\s+)?(?:drug\s+)?allergies",
-    ),
-    "pseudo": (
-        r"no\s+(?:significant\s+)?change",
-        r"no\s+increase",
-        r"no\s+decrease",
-        r"no\s+further",
-        r"not\s+only",
-        r"not\s+necessarily",
-        r"without\s+difficulty",
-        r"no\s+longer\s+(?:has|have)\s+no",
-    ),
-    "negation": (
-        r"no\s+(?:prior\s+|past\s+|previous\s+)?(?:history|hx|h/o)\s+of",
-        r"no\s+evidence\s+of",
-        r"no\s+signs?\s+of",
-        r"negative\s+for",
-        r"free\s+of",
-        r"ruled\s+out",
-        r"rules\s+out",
-        r"no\s+longer",
-        r"denies",
-        r"denied",
-        r"denying",
-        r"without",
-        r"never",
-        r"stopped",
-        r"discontinued",
-        r"off",
-        r"not",
-        r"no",
-    ),
-    "family": (
-        r"family\s+(?:medical\s+)?(?:history|hx)",
-        r"fhx?",
-        r"mother",
-        r"father",
-        r"brother",
-        r"sister",
-        r"siblings?",
-        r"parents?",
-        r"grandmother",
-        r"grandfather",
-        r"maternal",
-        r"paternal",
-    ),
-    "request": (
-        r"recommend(?:s|ed|ing|ation)?",
-        r"suggest(?:s|ed|ing|ion)?",
-        r"propos(?:e|es|ed|ing)",
-        r"consider(?:s|ed|ing)?",
-        r"prescribe",
-        r"switch(?:ing)?\s+(?:him|her|them|the\s+patient\s+)?to",
-        r"should\s+(?:i|we|he|she|they|the\s+patient)\s+(?:start|take|try|use|get|receive)",
-        r"what\s+about",
-    ),
-    "allergy": (
-        r"allergic\s+(?:reactions?\s+)?to",
-        r"allerg(?:y|ies)\s+to",
-        r"allerg(?:y|ies)",
-        r"intoleran(?:t|ce)\s+(?:of|to)",
-        r"anaphylaxis\s+(?:to|with|from)",
-        r"hypersensitivity\s+to",
-        r"(?:adverse\s+)?reactions?\s+to",
-        r"sensitive\s+to",
-    ),
-    "medication": (
-        r"started\s+on",
-        r"treated\s+with",
-        r"maintained\s+on",
-        r"dose\s+of",
-        r"on",
-        r"taking",
-        r"takes",
-        r"take",
-        r"took",
-        r"receiving",
-        r"receives",
-        r"prescribed",
-        r"uses",
-        r"using",
-        r"meds",
-        r"medications?",
-        r"medicines?",
-        r"rx",
-    ),
-    "condition": (
-        r"(?:past\s+)?medical\s+history(?:\s+of)?",
-        r"diagnosed\s+with",
-        r"presents?\s+with",
-        r"suffers?\s+from",
-        r"history\s+of",
-        r"hx\s+of",
-        r"h/o",
-        r"pmh",
-        r"with",
-        r"has",
-        r"have",
-        r"had",
-        r"diagnos[ei]s",
-        r"dx",
-        r"problems?",
-        r"conditions?",
-    ),
-    "terminator": (
-        r"but",
-        r"however",
-        r"although",
-        r"though",
-        r"except",
-        r"aside\s+from",
-        r"apart\s+from",
-        r"yet",
-        r"presents",
-        r"reports",
-        r"complains",
-        r"currently",
-        r"now",
-        r"is",
-        r"was",
-        r"are",
-        r"patient",
-        r"pt",
-        r"he",
-        r"she",
-    ),
-}
-# One alternation, categories in this order, so the leftmost-longest phrase wins
-# ("no known drug allergies" is NKDA, not a negation; "treated with" is a medication cue).
-_CUE_ORDER = (
-    *("nkda", "pseudo", "negation", "family", "request", "allergy", "medication", "condition"),
-)
-_CUES = re.compile(
-    r"(?<![\w/])(?:"
-    + "|".join(f"(?P<{cat}>{'|'.join(_PHRASES[cat])})" for cat in (*_CUE_ORDER, "terminator"))
-    + r")(?![\w/])",
-    re.IGNORECASE,
-)
-_CONTEXT_CUES = ("allergy", "medication", "condition")
-_ALLERGY_AFTER = re.compile(
-    r"[\s-]*(?:allerg(?:y|ies|ic)|intoleran(?:t|ce)|hypersensitivity)\b", re.IGNORECASE
-)
-# a period is a break unless it sits between digits (2.5 mg)
-_SENTENCE_BREAK = re.compile(r"(?<!\d)\.|\.(?!\d)|[;!?\n]")
-_HEADING = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&()-]{0,40}?)[ \t]*:[ \t]*$", re.MULTILINE)
-_BLOCK_END = re.compile(r"\n[ \t]*\n")
-_WORDS = re.compile(r"\w+")
-# Words between a cue and a terminating word that do not end the cue's scope.
-_FILLER = frozenset(
-    (
-        *("a", "an", "the", "any", "ever", "currently", "been", "being", "known", "prior"),
-        *("previous", "personal", "significant", "recent", "recently", "other", "history", "of"),
-    )
-)
-
-_AGE = (
-    re.compile(r"\b(\d{1,3})[\s-]*(?:years?|yrs?|y)[\s-]*old\b", re.IGNORECASE),
-    re.compile(
-        r"\b(\d{1,3})[\s-]*(?:yo|y/o|y\.o\.?|(?:years?|yrs?)\s+of\s+age)(?![A-Za-z])",
-        re.IGNORECASE,
-    ),
-    re.compile(r"\bage[d]?\s*[:=]?\s*(\d{1,3})\b", re.IGNORECASE),
-    re.compile(r"(?:^|[.;:\n]\s*|\ba\s+)(\d{1,3})\s?(?:yo\s?)?[MF]\b"),
-)
-_SEX_EXPLICIT = re.compile(
-    r"\b(?P<male>man|male|gentleman|boy)\b|\b(?P<female>woman|female|lady|girl)\b"
-    r"|\b(?:sex|gender)\s*[:=]?\s*(?:(?P<m>M)|(?P<f>F))\b"
-    r"|(?:^|[.;:\n]\s*|\ba\s+)\d{1,3}\s?(?:yo\s?)?(?-i:(?P<m2>M)|(?P<f2>F))\b",
-    re.IGNORECASE,
-)
-_PRONOUNS = re.compile(r"\b(?P<male>he|him|his)\b|\b(?P<female>she|her|hers)\b", re.IGNORECASE)
 
 Bucket = Literal["conditions", "medications", "allergies"]
+
+
+class NameLookup(Protocol):
+    """What :func:`find_names` reads of a linker.
+
+    A :class:`~kedrec_agent.linking.linker.Linker` is one; so is any object with these members.
+
+    Attributes:
+        index: the name index; only its ``common_words`` are read.
+    """
+
+    @property
+    def index(self) -> NameIndex:
+        """The name index."""
+
+    def entries(self, key: str, kind: EntityKind | None = None) -> tuple[Entry, ...]:
+        """Index entries of a normalised key (optionally of one kind), best first."""
+
+
+class EntityLookup(NameLookup, Protocol):
+    """What :func:`extract_mentions` reads of a linker: names, and entities of entries."""
+
+    def entity(self, entity_id: str, kind: EntityKind, matched: str, score: float) -> LinkedEntity:
+        """A :class:`~kedrec_agent.linking.entities.LinkedEntity` for a known id."""
+
+    def inactive_reason(self, entity_id: str) -> str | None:
+        """Why a drug is no medication (an ion, element or excipient), else None."""
 
 
 @dataclass(frozen=True)
@@ -357,111 +174,12 @@ class NameMatch:
     context: str | None
 
 
-@dataclass(frozen=True)
-class _Cue:
-    start: int
-    end: int
-    category: str
-    scope_end: int  # the cue governs names that start before this offset
-
-
-class _Context:
-    """Cue positions of one text, found once."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.breaks = [m.start() for m in _SENTENCE_BREAK.finditer(text)]
-        blocks = self._heading_blocks(text)
-        self.cues: list[_Cue] = []
-        for match in _CUES.finditer(text):
-            category = match.lastgroup or "terminator"
-            scope = blocks.get(match.start(), self._sentence_end(match.end()))
-            self.cues.append(_Cue(match.start(), match.end(), category, scope))
-        self.starts = [c.start for c in self.cues]
-        self.nkda = any(c.category == "nkda" for c in self.cues)
-
-    def _heading_blocks(self, text: str) -> dict[int, int]:
-        """Start of a cue that is a heading alone on its line -> end of its block."""
-        blocks: dict[int, int] = {}
-        headings = [m for m in _HEADING.finditer(text) if _CUES.search(m.group(1))]
-        for i, heading in enumerate(headings):
-            cue = _CUES.search(text, heading.start(1), heading.end(1))
-            if cue is None:
-                continue
-            stop = len(text)
-            if blank := _BLOCK_END.search(text, heading.end()):
-                stop = blank.start()
-            if i + 1 < len(headings):
-                stop = min(stop, headings[i + 1].start())
-            blocks[cue.start()] = stop
-        return blocks
-
-    def _sentence_end(self, position: int) -> int:
-        at = bisect.bisect_left(self.breaks, position)
-        return self.breaks[at] if at < len(self.breaks) else len(self.text)
-
-    def sentence_start(self, position: int) -> int:
-        """Offset just past the last sentence break before ``position``."""
-        at = bisect.bisect_left(self.breaks, position)
-        return self.breaks[at - 1] + 1 if at else 0
-
-    def inside_allergy_cue(self, start: int, end: int) -> bool:
-        """Whether ``start:end`` lies within an allergy cue ("anaphylaxis to")."""
-        at = bisect.bisect_right(self.starts, start) - 1
-        return at >= 0 and self.cues[at].category == "allergy" and self.cues[at].end >= end
-
-    def _before(self, position: int) -> list[_Cue]:
-        """Cues that end before ``position`` and whose scope reaches it, in text order."""
-        stop = bisect.bisect_left(self.starts, position)
-        return [c for c in self.cues[:stop] if c.end <= position and c.scope_end > position]
-
-    def _terminated(self, cue: _Cue, position: int, cues: Sequence[_Cue]) -> bool:
-        """Whether a terminating word or another cue ends ``cue``'s scope before ``position``.
-
-        It counts only after a real word ("no fever, takes aspirin"), not right after the
-        cue or after filler ("not currently taking aspirin").
-        """
-        for other in cues:
-            if other.start < cue.end or other.start >= position:
-                continue
-            if other.category in ("pseudo", "nkda", "family", "request"):
-                continue
-            gap = _WORDS.findall(self.text[cue.end : other.start].lower())
-            if any(word not in _FILLER for word in gap):
-                return True
-        return False
-
-    def _governed(self, start: int, category: str, cues: list[_Cue]) -> bool:
-        """Whether the last ``category`` cue before ``start`` still governs it."""
-        found = [c for c in cues if c.category == category]
-        if not found:
-            return False
-        cue = found[-1]
-        later = [c for c in cues if c.start > cue.start and c.category != "negation"]
-        return not self._terminated(cue, start, later)
-
-    def describe(self, start: int) -> tuple[bool, bool, bool, str | None]:
-        """(negated, family, requested, context cue) of a name starting at ``start``."""
-        cues = self._before(start)
-        context = next((c.category for c in reversed(cues) if c.category in _CONTEXT_CUES), None)
-        negated = False
-        negations = [c for c in cues if c.category == "negation"]
-        if negations:
-            cue = negations[-1]
-            words = len(_WORDS.findall(self.text[cue.end : start]))
-            later = [c for c in cues if c.start > cue.start]
-            negated = words <= NEGATION_WINDOW and not self._terminated(cue, start, later)
-        family = self._governed(start, "family", cues)
-        requested = self._governed(start, "request", cues)
-        return negated, family, requested, context
-
-
 def _generic(key: str) -> bool:
     """A key that is no name in free text: blocked, a fragment or only generic words."""
     words = key.split()
-    if key in BLOCKED or words[0] in _EDGE_WORDS or words[-1] in _EDGE_WORDS:
+    if key in BLOCKED or words[0] in EDGE_WORDS or words[-1] in EDGE_WORDS:
         return True
-    return all(w in BLOCKED or w in _EDGE_WORDS or w.isdigit() for w in words)
+    return all(w in BLOCKED or w in EDGE_WORDS or w.isdigit() for w in words)
 
 
 def _usable(entry: Entry, key: str, surface: str, common: frozenset[str]) -> bool:
@@ -479,15 +197,15 @@ def _usable(entry: Entry, key: str, surface: str, common: frozenset[str]) -> boo
 
 
 def find_names(
-    linker: Linker,
+    linker: NameLookup,
     text: str,
     kinds: Sequence[EntityKind] = ("drug", "disease", "substance"),
-    context: _Context | None = None,
+    context: CueContext | None = None,
 ) -> list[NameMatch]:
     """Known names in ``text`` (longest match first, left to right) with their context.
 
     Args:
-        linker: the linker whose index is searched.
+        linker: the linker (any :class:`NameLookup`) whose index is searched.
         text: any text (no length check here; see :func:`extract_mentions`).
         kinds: the kinds of entity to look for.
         context: the cues of ``text``, when the caller has them already.
@@ -500,7 +218,7 @@ def find_names(
         [True]
     """
     words = list(spans(text))
-    context = context or _Context(text)
+    context = context or CueContext(text)
     common = linker.index.common_words
     found: list[NameMatch] = []
     i = 0
@@ -521,7 +239,7 @@ def find_names(
             )
             if entries:
                 negated, family, requested, cue = context.describe(start)
-                if _ALLERGY_AFTER.match(text, end):
+                if ALLERGY_AFTER.match(text, end):
                     cue = "allergy"  # "penicillin allergy", "sulfa intolerance"
                 match = NameMatch(start, end, key, entries, negated, family, requested, cue)
                 i += width
@@ -533,7 +251,7 @@ def find_names(
     return found
 
 
-def _choose(match: NameMatch) -> tuple[Bucket, Entry] | None:
+def _choose(match: NameMatch, linker: EntityLookup) -> tuple[Bucket, Entry] | None:
     """The bucket and entry of a match (see the module docstring), or None to drop it."""
     by_kind: dict[str, list[Entry]] = {}
     for entry in match.entries:
@@ -542,6 +260,7 @@ def _choose(match: NameMatch) -> tuple[Bucket, Entry] | None:
     if match.context == "allergy":
         chosen = drugs or substances
         return ("allergies", chosen[0]) if chosen else None
+    drugs = [e for e in drugs if linker.inactive_reason(e.id) is None]
     if drugs and (not diseases or match.context == "medication"):
         return "medications", drugs[0]
     if diseases:
@@ -550,7 +269,7 @@ def _choose(match: NameMatch) -> tuple[Bucket, Entry] | None:
 
 
 def _age(note: str) -> int | None:
-    found = [m for pattern in _AGE for m in pattern.finditer(note)]
+    found = [m for pattern in AGE for m in pattern.finditer(note)]
     for match in sorted(found, key=lambda m: m.start(1)):
         if 0 <= int(match.group(1)) <= 120:
             return int(match.group(1))
@@ -558,14 +277,14 @@ def _age(note: str) -> int | None:
 
 
 def _sex(note: str) -> Literal["female", "male"] | None:
-    for match in _SEX_EXPLICIT.finditer(note):
+    for match in SEX_EXPLICIT.finditer(note):
         if match.group("m") or match.group("m2"):
             return "male"
         if match.group("f") or match.group("f2"):
             return "female"
         return "male" if match.group("male") else "female"
     male = female = 0
-    for match in _PRONOUNS.finditer(note):
+    for match in PRONOUNS.finditer(note):
         if match.group("male"):
             male += 1
         else:
@@ -575,11 +294,11 @@ def _sex(note: str) -> Literal["female", "male"] | None:
     return "male" if male > female else "female"
 
 
-def extract_mentions(linker: Linker, note: str) -> PatientMentions:
+def extract_mentions(linker: EntityLookup, note: str) -> PatientMentions:
     """Find the entities a note mentions and sort them into conditions, meds and allergies.
 
     Args:
-        linker: the linker whose vocabularies are used.
+        linker: the linker (any :class:`EntityLookup`) whose vocabularies are used.
         note: free text, at most 20,000 characters. It is never logged or echoed.
 
     Returns:
@@ -592,19 +311,17 @@ def extract_mentions(linker: Linker, note: str) -> PatientMentions:
         >>> extract_mentions(get_linker(), "NKDA").no_known_allergies  # doctest: +SKIP
         True
     """
-    from kedrec_agent.linking.linker import check_text
-
     check_text(note, MAX_NOTE_CHARS, "The patient description")
     buckets: dict[Bucket, dict[str, Mention]] = {
         "conditions": {},
         "medications": {},
         "allergies": {},
     }
-    context = _Context(note)
+    context = CueContext(note)
     for match in find_names(linker, note, context=context):
         if match.family or context.inside_allergy_cue(match.start, match.end):
             continue  # a relative's disease; "anaphylaxis" in "anaphylaxis to"
-        chosen = _choose(match)
+        chosen = _choose(match, linker)
         if chosen is None:
             continue
         bucket, entry = chosen

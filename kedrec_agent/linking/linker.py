@@ -3,21 +3,31 @@
 Lookup order for one query:
 
 1. ids: DrugBank (``DB00619``), MeSH (``MESH:D015464`` or ``D015464``), DOID
-   (``DOID:8552``), CAS / UNII of a drug, ICD-9 (``ICD9:25000``, ``250.00``; linked
-   through the longest disease name in the code's title);
+   (``DOID:8552``), CAS / UNII of a drug, ICD-9 with or without its dot or prefix
+   (``ICD9:25000``, ``ICD9:250.00``, ``250.00``, ``V45.81``, ``E8781``; read by
+   :mod:`~kedrec_agent.linking.icd9`, linked through the longest disease name in the
+   code's title; a category such as ``ICD9:250`` through its first sub-code, see
+   :meth:`Linker._icd9`);
 2. exact names after normalisation (case, accents, punctuation, plurals, possessives,
-   MeSH comma inversion; see :mod:`kedrec_agent.linking.normalize`), score 100; a drug
-   name followed by salt or release words ("metformin HCl ER") is its drug;
+   MeSH comma inversion; see :mod:`kedrec_agent.linking.normalize`), score 100; a salt,
+   hydrate or release form that is no name itself ("metformin HCl ER", "amlodipine
+   besylate") is its parent drug (:mod:`~kedrec_agent.linking.forms`);
 3. fuzzy names: rapidfuzz ``token_sort_ratio`` on normalised keys. A fuzzy match is
    *accepted* only when it scores at least :attr:`Linker.accept_score` **and** agrees with
    the query on every number and every one- or two-letter token (so ``type 3 diabetes`` or
-   ``hepatitis e`` never silently become ``type 2 diabetes`` or ``hepatitis b``), and when
-   no other entity ties with it;
+   ``hepatitis e`` never silently become ``type 2 diabetes`` or ``hepatitis b``), a drug
+   name's match also holds without its salt words, and when no other entity ties with it;
+   when nothing is acceptable, a one-word drug name less its salt words is matched as well
+   ("amlodipin besylate" -> Amlodipine);
 4. suggestions: weaker fuzzy matches and names that contain every word of the query
    (``diabetes`` -> ``Diabetes Mellitus``), shown but never accepted.
 
 Diseases carry their canonical key and every equivalent DOID / MeSH id
-(:class:`~kedrec_agent.linking.diseases.DiseaseEquivalences`).
+(:class:`~kedrec_agent.linking.diseases.DiseaseEquivalences`). What the linker reads of
+its index without searching it (loading, preferred names, disease concepts, building a
+:class:`~kedrec_agent.linking.entities.LinkedEntity`) is its base class,
+:class:`~kedrec_agent.linking.entities.EntityCatalog`; notes are read by
+:mod:`~kedrec_agent.linking.extract`.
 
 Example:
     >>> linker = get_linker()  # doctest: +SKIP
@@ -34,25 +44,18 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import InvalidInputError, UnknownEntityError
-from kedrec_agent.linking.diseases import DiseaseConcept, DiseaseEquivalences
+from kedrec_agent.linking.entities import DOID, DRUG_ID, MESH_ID, EntityCatalog, LinkedEntity
 from kedrec_agent.linking.extract import PatientMentions, extract_mentions, find_names
-from kedrec_agent.linking.normalize import normalize
-from kedrec_agent.linking.vocabulary import (
-    KINDS,
-    EntityKind,
-    Entry,
-    NameIndex,
-    ensure_index,
-    load_or_build,
-)
+from kedrec_agent.linking.forms import inactive_reason, parent_keys, salt_free
+from kedrec_agent.linking.icd9 import Icd9Code, dotted, parse_icd9
+from kedrec_agent.linking.normalize import check_text, normalize
+from kedrec_agent.linking.vocabulary import KINDS, EntityKind, Entry
 
 __all__ = ["EntityKind", "LinkedEntity", "Linker", "check_text", "get_linker"]
 
@@ -63,104 +66,11 @@ SUGGEST_SCORE = 70.0
 _CONTAINMENT_WEIGHT = 0.85
 _CONTAINMENT_SCAN = 5000
 
-_DRUG_ID = re.compile(r"^DB\d{5}$", re.IGNORECASE)
-_MESH_ID = re.compile(r"^(?:MESH:\s*)?([CD]\d{6,9})$", re.IGNORECASE)
-_DOID = re.compile(r"^DOID:\s*(\d+)$", re.IGNORECASE)
-_ICD9_PREFIXED = re.compile(r"^ICD[-_ ]?9(?:[-_ ]?CM)?\s*:?\s*([VE]?\d[\d.]*)$", re.IGNORECASE)
-_ICD9_BARE = re.compile(r"^([VE]?\d{3,5}|[VE]?\d{2,3}\.\d{1,2})$", re.IGNORECASE)
 _CAS = re.compile(r"^\d{2,7}-\d{2}-\d$")
 _UNII = re.compile(r"^[A-Z0-9]{10}$", re.IGNORECASE)
+_FAMILY_HISTORY = re.compile(r"^\s*family\s+history\b", re.IGNORECASE)
 _KIND_ORDER = {kind: rank for rank, kind in enumerate(KINDS)}
 _FUNCTION_WORDS = frozenset(["of", "in", "on", "to", "by", "at", "or", "an", "a"])
-# Trailing words of a prescription that do not change the drug ("metformin HCl ER").
-_SALT_WORDS = frozenset(
-    normalize(word)
-    for word in (
-        *("hydrochloride", "dihydrochloride", "hcl", "hydrobromide", "hbr", "sodium"),
-        *("potassium", "calcium", "magnesium", "mesylate", "besylate", "maleate", "fumarate"),
-        *("tartrate", "succinate", "citrate", "sulfate", "sulphate", "phosphate", "acetate"),
-        *("bromide", "chloride", "nitrate", "lactate", "gluconate", "hyclate", "monohydrate"),
-        *("dihydrate", "trihydrate", "anhydrous", "er", "xr", "sr", "cr", "xl", "dr", "la"),
-        *("odt", "ir"),
-    )
-)
-
-
-@dataclass(frozen=True)
-class LinkedEntity:
-    """A resolved entity.
-
-    Attributes:
-        id: ``DB00619`` (drug), ``MESH:D015464`` / ``DOID:8552`` (disease), ``MESH:D010406``
-            (substance: a MeSH chemical or drug class, e.g. Penicillins).
-        kind: ``"drug"``, ``"disease"`` or ``"substance"``.
-        name: the preferred name (DrugBank common name, MeSH heading, Hetionet name).
-        matched: the vocabulary name (or the id) that matched.
-        score: 0-100; 100 is an id or an exact match after normalisation.
-        canonical: the canonical disease key (diseases); the id otherwise.
-        equivalents: every equivalent DOID/MeSH id, sorted, itself included (diseases);
-            ``(id,)`` otherwise.
-
-    Example:
-        >>> e = LinkedEntity("DB00619", "drug", "Imatinib", "imatinib", 100.0, "DB00619",
-        ...                  ("DB00619",))
-        >>> e.drkg_entity
-        'Compound::DB00619'
-    """
-
-    id: str
-    kind: EntityKind
-    name: str
-    matched: str
-    score: float
-    canonical: str
-    equivalents: tuple[str, ...]
-
-    @property
-    def drkg_entity(self) -> str:
-        """DRKG entity name: ``Compound::DB00619``, ``Disease::MESH:D015464``.
-
-        Substances (MeSH chemicals and drug classes) are no DRKG entities; they are named
-        ``Substance::MESH:…`` so that they never collide with one.
-        """
-        prefix = {"drug": "Compound", "disease": "Disease", "substance": "Substance"}[self.kind]
-        return f"{prefix}::{self.id}"
-
-    @property
-    def label(self) -> str:
-        """``Name (ID)``, as used in suggestions."""
-        return f"{self.name} ({self.id})"
-
-
-def check_text(text: object, limit: int, what: str) -> str:
-    """Validate user text: a non-empty ``str`` of at most ``limit`` characters.
-
-    The text itself never goes into the error message (it may be patient data).
-
-    Args:
-        text: the value to check.
-        limit: the largest accepted length.
-        what: how the message names the value (``"The name"``).
-
-    Returns:
-        ``text`` unchanged.
-
-    Raises:
-        InvalidInputError: not a ``str``, empty or blank, or too long.
-
-    Example:
-        >>> check_text("imatinib", 500, "The name")
-        'imatinib'
-    """
-    if not isinstance(text, str):
-        raise InvalidInputError(f"{what} must be text, got {type(text).__name__}.")
-    if not text.strip():
-        raise InvalidInputError(f"{what} is empty.")
-    if len(text) > limit:
-        raise InvalidInputError(
-            f"{what} is too long ({len(text):,} characters; at most {limit:,} are accepted)."
-        )
-    return text
 
 
 def _check_kind(kind: object) -> EntityKind:
@@ -185,11 +95,12 @@ def _discriminators(key: str) -> Counter[str]:
     )
 
 
-class Linker:
+class Linker(EntityCatalog):
     """Name and id lookup over the bundle's vocabularies (ids, exact names, then fuzzy).
 
     Build one with :meth:`from_settings` or :func:`get_linker`; the instance is read-only
-    and safe to share between threads.
+    and safe to share between threads. Loading, preferred names, disease concepts and
+    entity values come from :class:`~kedrec_agent.linking.entities.EntityCatalog`.
 
     Args:
         index: the name index (see :mod:`kedrec_agent.linking.vocabulary`).
@@ -203,139 +114,22 @@ class Linker:
     accept_score: float = 90.0
     """Fuzzy matches below this score are never accepted (only suggested)."""
 
-    def __init__(self, index: NameIndex) -> None:
-        self.index = index
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Linker:
-        """Load the cached index of ``settings``, building it when missing or stale.
-
-        Args:
-            settings: default :func:`~kedrec_agent.config.get_settings`.
-
-        Raises:
-            DataMissingError: a file of the data bundle is missing.
-
-        Example:
-            >>> Linker.from_settings().link_drug("DB00619").name  # doctest: +SKIP
-            'Imatinib'
-        """
-        index, _ = load_or_build(settings or get_settings())
-        return cls(index)
-
-    @staticmethod
-    def build_index(settings: Settings, force: bool = False) -> Path:
-        """Build the name index into ``settings.cache_dir``; a fast no-op when current.
-
-        The cache is keyed by the size and mtime of every input file and the index
-        version; only that stamp is read when nothing changed.
-
-        Args:
-            settings: where the bundle is and where the cache goes.
-            force: rebuild even when the cache is current.
-
-        Returns:
-            The path of the cache file.
-
-        Raises:
-            DataMissingError: a file of the data bundle is missing.
-
-        Example:
-            >>> Linker.build_index(get_settings()).name  # doctest: +SKIP
-            'linker-index.pkl'
-        """
-        return ensure_index(settings, force=force)
-
-    # --- diseases and names -------------------------------------------------------------
-
-    @cached_property
-    def equivalences(self) -> DiseaseEquivalences:
-        """DOID <-> MeSH equivalences of the bundle."""
-        return DiseaseEquivalences.from_pairs(self.index.xrefs)
-
-    def disease(self, disease_id: str) -> DiseaseConcept:
-        """Canonical concept of a disease id (``MESH:D…``, ``D…``, ``C…`` or ``DOID:…``).
-
-        An id without cross references is its own concept.
-
-        Raises:
-            InvalidInputError: ``disease_id`` is not a MeSH id or a DOID.
-
-        Example:
-            >>> get_linker().disease("DOID:8552").canonical  # doctest: +SKIP
-            'MESH:D015464'
-        """
-        return self.equivalences.concept(self._disease_key(disease_id))
-
-    @staticmethod
-    def _disease_key(disease_id: str) -> str:
-        if isinstance(disease_id, str):
-            text = disease_id.strip()
-            if match := _MESH_ID.match(text):
-                return f"MESH:{match.group(1).upper()}"
-            if match := _DOID.match(text):
-                return f"DOID:{match.group(1)}"
-        raise InvalidInputError(
-            f"Not a disease id: {disease_id!r} (expected MESH:D…, D…, C… or DOID:…)."
-        )
-
-    def name_of(self, entity_id: str) -> str | None:
-        """Preferred name of a DrugBank, MeSH (with or without prefix) or DOID id.
-
-        Example:
-            >>> get_linker().name_of("DB00619")  # doctest: +SKIP
-            'Imatinib'
-        """
-        if not isinstance(entity_id, str):
-            return None
-        text = entity_id.strip()
-        if _DRUG_ID.match(text):
-            text = text.upper()
-        elif match := _MESH_ID.match(text):
-            text = f"MESH:{match.group(1).upper()}"
-        elif match := _DOID.match(text):
-            text = f"DOID:{match.group(1)}"
-        return self.index.preferred.get(text)
-
-    # --- building entities -------------------------------------------------------------
-
-    def entity(self, entity_id: str, kind: EntityKind, matched: str, score: float) -> LinkedEntity:
-        """A :class:`LinkedEntity` for a known id (diseases get their equivalents).
-
-        Example:
-            >>> get_linker().entity("DOID:9352", "disease", "DOID:9352", 100).canonical
-            ... # doctest: +SKIP
-            'MESH:D003924'
-        """
-        name = self.index.preferred.get(entity_id, entity_id)
-        if kind == "disease":
-            concept = self.equivalences.concept(entity_id)
-            canonical, equivalents = concept.canonical, tuple(sorted(concept.equivalents))
-        else:
-            canonical, equivalents = entity_id, (entity_id,)
-        score = min(100.0, max(0.0, round(float(score), 1)))
-        return LinkedEntity(entity_id, kind, name, matched, score, canonical, equivalents)
-
-    def entries(self, key: str, kind: EntityKind | None = None) -> tuple[Entry, ...]:
-        """Index entries of a normalised key (optionally of one kind), best first."""
-        return self.index.lookup(key, kind)
-
     # --- lookups -------------------------------------------------------------------------
 
     def _by_id(self, text: str, kind: EntityKind | None) -> list[LinkedEntity]:
         kinds = self.index.kinds
-        if _DRUG_ID.match(text):
+        if DRUG_ID.match(text):
             drug = text.upper()
             if kind in (None, "drug") and kinds.get(drug) == "drug":
                 return [self.entity(drug, "drug", text, 100.0)]
             return []
-        if match := _MESH_ID.match(text):
+        if match := MESH_ID.match(text):
             mesh = f"MESH:{match.group(1).upper()}"
             known = kinds.get(mesh) or ("disease" if self._cross_referenced(mesh) else None)
             if known is not None and kind in (None, known):
                 return [self.entity(mesh, known, text, 100.0)]
             return []
-        if match := _DOID.match(text):
+        if match := DOID.match(text):
             doid = f"DOID:{match.group(1)}"
             if kind in (None, "disease") and (doid in kinds or self._cross_referenced(doid)):
                 return [self.entity(doid, "disease", text, 100.0)]
@@ -344,43 +138,70 @@ class Linker:
             drug_id = self.index.codes.get(text.upper())
             if drug_id is not None:
                 return [self.entity(drug_id, "drug", text, 100.0)] if kind in (None, "drug") else []
-        if kind in (None, "disease"):
-            if match := _ICD9_PREFIXED.match(text):
-                return self._icd9(match.group(1), text, prefixed=True)
-            if _ICD9_BARE.match(text):
-                return self._icd9(text, text, prefixed=False)
+        if kind in (None, "disease") and (code := parse_icd9(text)) is not None:
+            return self._icd9(code)
         return []
 
     def _cross_referenced(self, disease_id: str) -> bool:
         return len(self.equivalences.concept(disease_id).equivalents) > 1
 
-    def _icd9_code(self, raw: str, prefixed: bool) -> str | None:
-        code = raw.replace(".", "").upper()
-        if code in self.index.icd9:
-            return code
-        if not prefixed:
-            return None
-        # A category code (ICD9:250) stands for its first listed sub-code (25000).
+    def _icd9_keys(self, code: Icd9Code) -> list[str]:
+        """The listed code, or (written explicitly) the sub-codes of a category, in order."""
+        if code.key in self.index.icd9:
+            return [code.key]
+        if not code.explicit:
+            return []
         codes = self._icd9_codes
-        at = bisect.bisect_left(codes, code)
-        return codes[at] if at < len(codes) and codes[at].startswith(code) else None
+        at = bisect.bisect_left(codes, code.key)
+        stop = at
+        while stop < len(codes) and codes[stop].startswith(code.key):
+            stop += 1
+        return codes[at:stop]
 
     @cached_property
     def _icd9_codes(self) -> list[str]:
         return sorted(self.index.icd9)
 
-    def _icd9(self, raw: str, text: str, prefixed: bool) -> list[LinkedEntity]:
-        code = self._icd9_code(raw, prefixed)
+    def _icd9(self, code: Icd9Code) -> list[LinkedEntity]:
+        """The disease named in a code's title.
+
+        The longest disease name in the long title, else in the short one; a name that the
+        title negates does not count, nor does a "Family history of ..." code (V16-V19):
+        its disease is a relative's, not the patient's. A category (``ICD9:250``, or
+        MIMIC-III's pre-2005 ``2765``, split since into ``27650``-``27652``) links through
+        its first listed sub-code; when that names no disease ("Volume depletion,
+        unspecified"), through the first later sub-code whose whole title is a disease name
+        (``27651`` "Dehydration"), never through a name inside a later, more specific
+        title ("Post-traumatic seroma" of ``7299``).
+        """
+        for rank, key in enumerate(self._icd9_keys(code)):
+            short, long = self.index.icd9[key]
+            if _FAMILY_HISTORY.match(long):
+                continue
+            for title in (long, short):
+                found = [m for m in find_names(self, title, kinds=("disease",)) if not m.negated]
+                if rank and not any(m.key == normalize(title) for m in found):
+                    found = []  # a later sub-code counts only when it is a disease by name
+                if found:
+                    best = max(found, key=lambda m: (m.end - m.start, -m.start))
+                    entry = best.entries[0]
+                    return [self.entity(entry.id, "disease", f"ICD9:{key} {title}", 100.0)]
+        return []
+
+    def icd9_titles(self, text: str) -> list[tuple[str, str]]:
+        """(dotted code, long title) of the ICD-9 code ``text`` writes, or of its sub-codes.
+
+        Empty when ``text`` is no ICD-9 code or the table does not list it. For messages
+        about a code whose titles name no disease.
+
+        Example:
+            >>> get_linker().icd9_titles("ICD9:V4581")  # doctest: +SKIP
+            [('V45.81', 'Aortocoronary bypass status')]
+        """
+        code = parse_icd9(text) if isinstance(text, str) else None
         if code is None:
             return []
-        short, long = self.index.icd9[code]
-        for title in (long, short):
-            found = [m for m in find_names(self, title, kinds=("disease",)) if not m.negated]
-            if found:
-                best = max(found, key=lambda m: (m.end - m.start, -m.start))
-                entry = best.entries[0]
-                return [self.entity(entry.id, "disease", f"ICD9:{code} {title}", 100.0)]
-        return []
+        return [(dotted(key), self.index.icd9[key][1]) for key in self._icd9_keys(code)]
 
     def candidates(
         self, text: str, kind: EntityKind | None = None, limit: int = 5
@@ -417,6 +238,8 @@ class Linker:
         key = normalize(text)
         if key:
             found += self._fuzzy(key, kind, limit)
+            if kind in (None, "drug") and all(c.score < self.accept_score for c in found):
+                found += self._parent_fuzzy(key, limit)
         return self._rank(found, key)[:limit]
 
     def _exact(self, text: str, kind: EntityKind | None) -> list[LinkedEntity]:
@@ -425,16 +248,33 @@ class Linker:
         # drugs, then diseases, then substances; the index order within a kind (stable sort)
         entries = sorted(self.entries(key, kind), key=lambda e: _KIND_ORDER[e.kind])
         if not entries and kind in (None, "drug"):
-            entries = list(self._without_salt(key))
+            entries = list(self._parent_drug(key))
         found += [self.entity(e.id, e.kind, e.name, 100.0) for e in entries]
         return found
 
-    def _without_salt(self, key: str) -> tuple[Entry, ...]:
-        """Drugs named by ``key`` less trailing salt or release words ("metformin hcl")."""
-        words = key.split()
-        while len(words) > 1 and words[-1] in _SALT_WORDS:
-            words.pop()
-            entries = self.entries(" ".join(words), "drug")
+    def inactive_reason(self, entity_id: str) -> str | None:
+        """Why the entity ``entity_id`` is no medication (an ion, element or excipient).
+
+        See :func:`~kedrec_agent.linking.forms.inactive_reason`; None for anything else.
+
+        Example:
+            >>> get_linker().inactive_reason("DB14546")  # Sulfate ion  # doctest: +SKIP
+            'an ion'
+        """
+        if self.index.kinds.get(entity_id) != "drug":
+            return None
+        return inactive_reason(self.index.preferred.get(entity_id, ""))
+
+    def _parent_drug(self, key: str) -> tuple[Entry, ...]:
+        """Medications that a salt, hydrate or release form names ("metformin hcl").
+
+        The first of :func:`~kedrec_agent.linking.forms.parent_keys` that names a drug
+        which is a medication: a salt word alone ("sulfate") never decides.
+        """
+        for parent in parent_keys(key):
+            entries = tuple(
+                e for e in self.entries(parent, "drug") if self.inactive_reason(e.id) is None
+            )
             if entries:
                 return entries
         return ()
@@ -478,11 +318,43 @@ class Linker:
             )
             for name, score, _ in hits:
                 entry = self.entries(name, each)[0]
-                if score >= self.accept_score and _discriminators(name) != _discriminators(key):
+                if score >= self.accept_score and (
+                    _discriminators(name) != _discriminators(key)
+                    or (each == "drug" and not self._same_parent(key, name))
+                ):
                     score = min(score, self.accept_score - 0.1)  # never accepted: see module doc
                 scored.append((float(score), entry))
             scored += [(score, entry) for entry, score in self._containing(key, each, limit)]
         return [self.entity(e.id, e.kind, e.name, s) for s, e in scored]
+
+    def _parent_fuzzy(self, key: str, limit: int) -> list[LinkedEntity]:
+        """Fuzzy medications for a one-word drug name with salt words ("amlodipin besylate").
+
+        Tried only when nothing else is acceptable, and only when the salt words leave one
+        word (what is left of a longer name, "methylprednisolone succ", may be a fragment
+        that the names inside the value explain better); an ion, element or excipient
+        never comes out of it.
+        """
+        parent = salt_free(key)
+        if not parent or parent == key or " " in parent:
+            return []
+        found = self._fuzzy(parent, "drug", limit)
+        return [c for c in found if self.inactive_reason(c.id) is None]
+
+    def _same_parent(self, key: str, name: str) -> bool:
+        """Whether a fuzzy drug match holds without the salt words of either side.
+
+        A name made of salt words only ("magnesium sulfate") is compared whole; otherwise
+        the words that are left must match at :attr:`accept_score` (``token_set_ratio``), so
+        "procainamide hydrochloride" is no typo of "procaine hydrochloride" and a query of
+        salt words only never matches a drug named otherwise.
+        """
+        query, target = salt_free(key), salt_free(name)
+        if (query == key and target == name) or not target:
+            return True
+        if not query:
+            return False
+        return fuzz.token_set_ratio(query, target, processor=None) >= self.accept_score
 
     def _containing(self, key: str, kind: EntityKind, limit: int) -> list[tuple[Entry, float]]:
         """Shortest names holding every word of ``key`` (suggestions for a partial name)."""

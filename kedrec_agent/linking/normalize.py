@@ -13,6 +13,7 @@ two differ only in:
   (``oedema`` = ``edema``).
 
 MeSH headings are also indexed in their natural order, see :func:`name_variants`.
+:func:`check_text` validates user text (names, notes) before it is normalised.
 
 Example:
     >>> normalize("Diabetes Mellitus, Type II")
@@ -27,6 +28,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+
+from kedrec_agent.errors import InvalidInputError
 
 # A word, with an optional possessive "'s" glued to it (dropped by _word_tokens).
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019\u02bc][sS](?![^\W_]))?")
@@ -140,3 +143,34 @@ def name_variants(name: str) -> list[str]:
         if len(parts) > 1:
             variants.append(" ".join(reversed(parts)))
     return variants
+
+
+def check_text(text: object, limit: int, what: str) -> str:
+    """Validate user text: a non-empty ``str`` of at most ``limit`` characters.
+
+    The text itself never goes into the error message (it may be patient data).
+
+    Args:
+        text: the value to check.
+        limit: the largest accepted length.
+        what: how the message names the value (``"The name"``).
+
+    Returns:
+        ``text`` unchanged.
+
+    Raises:
+        InvalidInputError: not a ``str``, empty or blank, or too long.
+
+    Example:
+        >>> check_text("imatinib", 500, "The name")
+        'imatinib'
+    """
+    if not isinstance(text, str):
+        raise InvalidInputError(f"{what} must be text, got {type(text).__name__}.")
+    if not text.strip():
+        raise InvalidInputError(f"{what} is empty.")
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"{what} is too long ({len(text):,} characters; at most {limit:,} are accepted)."
+        )
+    return text

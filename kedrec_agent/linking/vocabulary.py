@@ -3,7 +3,9 @@
 Sources (paths in :mod:`kedrec_agent.data.bundle`):
 
 * drugs: DrugBank common names (priority 0), synonyms (1) and Hetionet compound names
-  (2); CAS and UNII codes as ids;
+  (2); CAS and UNII codes as ids; DrugBank names less their hydrate words (3: "Ferrous
+  sulfate anhydrous" as "ferrous sulfate"), only under keys that name no drug otherwise
+  (:func:`~kedrec_agent.linking.forms.without_hydrate`);
 * diseases: MeSH descriptors in the disease trees (``C``, ``F03``; priority 0), Hetionet
   ``Disease`` nodes (DOIDs; 0), ``disease_name_to_mesh.tsv`` (1 for a descriptor ``D…``,
   2 for a supplementary concept ``C…``; rows whose id is not a MeSH id are skipped),
@@ -66,11 +68,12 @@ from kedrec_agent.data.names import (
     iter_mesh_terms,
     read_mesh_tree_numbers,
 )
+from kedrec_agent.linking.forms import HYDRATE_WORDS, without_hydrate
 from kedrec_agent.linking.normalize import name_variants, normalize, spans
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 INDEX_FILE = "linker-index.pkl"
 COMMON_MIN_COUNT = 4
 COMMON_MAX_RATIO = 0.4
@@ -223,6 +226,29 @@ class _Builder:
                     entity_id, kind, priority, variant, known is not None and known.curated
                 )
 
+    def add_forms(self, forms: Sequence[tuple[str, str]], priority: int) -> None:
+        """Index drug names under the keys (of all their variants) that name no drug yet.
+
+        Args:
+            forms: (name, DrugBank id) pairs, e.g. names less their hydrate words.
+            priority: their priority (weaker than every source already indexed).
+        """
+        taken = {
+            key
+            for key, by_id in self.names.items()
+            if any(e.kind == "drug" for e in by_id.values())
+        }
+        for name, drug_id in forms:
+            for variant in name_variants(name.strip()):
+                key = normalize(variant)
+                if not key or key in taken:
+                    continue
+                drug_id = sys.intern(drug_id)
+                by_id = self.names.setdefault(key, {})
+                known = by_id.get(drug_id)
+                if known is None or priority < known.priority:
+                    by_id[drug_id] = Entry(drug_id, "drug", priority, variant)
+
     def add_aliases(self) -> None:
         """Bind :data:`CURATED_ALIASES` to the ids their target names link to."""
         for alias, kind, target in CURATED_ALIASES:
@@ -345,7 +371,13 @@ def input_stamp(settings: Settings) -> dict[str, list[int]]:
 
 def _config_crc() -> int:
     """A checksum of the settings that shape the index (a change rebuilds it)."""
-    config = (CURATED_ALIASES, COMMON_MIN_COUNT, COMMON_MAX_RATIO, _DISEASE_TREES)
+    config = (
+        CURATED_ALIASES,
+        COMMON_MIN_COUNT,
+        COMMON_MAX_RATIO,
+        _DISEASE_TREES,
+        sorted(HYDRATE_WORDS),
+    )
     return zlib.crc32(repr(config).encode())
 
 
@@ -359,10 +391,14 @@ def build_name_index(settings: Settings) -> NameIndex:
     builder = _Builder(input_stamp(settings))
     index = builder.index
     drug_keys: set[str] = set()
+    hydrate_free: list[tuple[str, str]] = []
     for record in iter_drugbank_vocabulary(data(bundle.DRUGBANK_VOCABULARY)):
         builder.add(record.name, record.drugbank_id, "drug", 0)
         for synonym in record.synonyms:
             builder.add(synonym, record.drugbank_id, "drug", 1)
+        for name in (record.name, *record.synonyms):
+            if bare := without_hydrate(name):
+                hydrate_free.append((bare, record.drugbank_id))
         drug_keys.update(normalize(n) for n in (record.name, *record.synonyms))
         for code in (record.cas, record.unii):
             if code:
@@ -391,6 +427,7 @@ def build_name_index(settings: Settings) -> NameIndex:
             builder.add(name, f"MESH:{local}", "disease", 1)
         elif node_kind == "Compound" and local.startswith("DB"):
             builder.add(name, local, "drug", 2)
+    builder.add_forms(hydrate_free, 3)
     builder.add_aliases()
     one_word = {
         key

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from defusedxml import ElementTree
 
@@ -20,6 +20,8 @@ from kedrec_agent.data.drkg import open_text
 from kedrec_agent.errors import InvalidInputError
 
 Source = Literal["pubmed", "ctgov", "user"]
+SOURCES: tuple[Source, ...] = get_args(Source)
+"""Every source a passage may come from."""
 
 
 @dataclass

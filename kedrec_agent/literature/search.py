@@ -33,7 +33,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,10 +43,11 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from kedrec_agent.config import Settings, get_settings
-from kedrec_agent.errors import InvalidInputError, StoreUnavailableError
+from kedrec_agent.errors import InvalidInputError, StoreUnavailableError, UnknownEntityError
 from kedrec_agent.linking.linker import Linker, get_linker
 from kedrec_agent.literature.db import Database
 from kedrec_agent.literature.embeddings import Embedder
+from kedrec_agent.literature.readers import Source
 
 MAX_QUERY_CHARS = 2_000
 MAX_QUERY_TERMS = 12
@@ -56,7 +57,6 @@ COVERAGE_WEIGHT = 0.7
 TERM_SCORE_WEIGHT = 0.1
 EF_SEARCH = 200  # HNSW candidate list; recall@10 0.99 on 100k synthetic vectors (bench)
 Mode = Literal["hybrid", "dense", "text"]
-SOURCES = ("pubmed", "ctgov", "user")
 
 
 class Filters(BaseModel):
@@ -67,7 +67,7 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[Literal["pubmed", "ctgov", "user"]] | None = None
+    sources: list[Source] | None = None
     mesh: list[str] | None = Field(
         default=None,
         max_length=50,
@@ -292,6 +292,31 @@ class LiteratureSearch:
             best.setdefault((hit.source, hit.external_id), hit)
         return list(best.values())[:k]
 
+    def co_mentions(self, disease: str) -> dict[str, int]:
+        """How many documents name each drug together with ``disease`` (or an equivalent).
+
+        One aggregate query over the passages' entity annotations: a cheap signal of how
+        established a treatment is, used to rank candidates.
+
+        Raises:
+            UnknownEntityError: the disease is not known.
+            StoreUnavailableError: the store cannot be queried.
+        """
+        linked = self.linker.link_disease(disease)
+        statement = (
+            "SELECT drug, count(DISTINCT (source, external_id)) FROM passages, "
+            "unnest(drugs) AS drug WHERE diseases && %s GROUP BY drug"
+        )
+        try:
+            with self.db.connection() as conn:
+                rows = conn.execute(statement, (sorted(linked.equivalents),)).fetchall()
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise StoreUnavailableError(
+                f"The literature search failed ({type(exc).__name__}: {first})."
+            ) from exc
+        return {str(drug): int(str(count)) for drug, count in rows}
+
     def search_pair(self, drug: str, disease: str, k: int = 5) -> list[Hit]:
         """Passages about a (drug, disease) pair, as the agent asks for them.
 
@@ -315,6 +340,38 @@ class LiteratureSearch:
                     hit.why += _mentions(hit, wanted)
                     hits.append(hit)
         return hits
+
+
+def hits_for_candidates(
+    search: LiteratureSearch, pairs: Iterable[tuple[str, str]], k: int
+) -> Iterator[tuple[str, list[Hit] | None]]:
+    """Passages for each (drug, condition) pair, one search per drug (its first pair).
+
+    The one way serving (the literature node) and training (trace collection) gather a
+    candidate's passages, so the student is trained on what the agent shows. A generator,
+    so a caller keeps what was found before a store failure.
+
+    Args:
+        search: the literature search.
+        pairs: (DrugBank id, condition id) pairs, best first; a drug seen again is skipped.
+        k: passages kept per pair.
+
+    Yields:
+        (drug id, its hits), or (drug id, None) when the linker has no name for the drug
+        or the condition (no passages were searched for it).
+
+    Raises:
+        StoreUnavailableError: the store is down.
+    """
+    seen: set[str] = set()
+    for drug, condition in pairs:
+        if drug in seen:
+            continue
+        seen.add(drug)
+        try:
+            yield drug, search.search_pair(drug, condition, k=k)
+        except UnknownEntityError:
+            yield drug, None
 
 
 def _mentions(hit: Hit, wanted: set[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """The literature store as LangChain components: a retriever and a tool.
 
-Example:
+Examples:
     >>> tool = LiteratureSearchTool()  # doctest: +SKIP
     >>> call = {"type": "tool_call", "id": "1", "name": tool.name,
     ...         "args": {"query": "imatinib chronic myeloid leukemia"}}
@@ -10,16 +10,18 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from kedrec_agent.errors import KedrecError
+from kedrec_agent.literature.readers import Source
 from kedrec_agent.literature.search import Filters, Hit, LiteratureSearch, Mode
+from kedrec_agent.services import Services
+from kedrec_agent.tool_base import ServiceTool
 
 DESCRIPTION = (
     "Search biomedical literature (PubMed abstracts and ClinicalTrials.gov studies) for "
@@ -37,7 +39,7 @@ class LiteratureSearchInput(BaseModel):
 
     query: str = Field(min_length=1, max_length=2000, description="what to look for")
     k: int = Field(default=5, ge=1, le=20, description="number of hits")
-    sources: list[Literal["pubmed", "ctgov", "user"]] | None = None
+    sources: list[Source] | None = None
     drugs: list[str] | None = Field(
         default=None, max_length=20, description="drug names or DrugBank ids mentioned (any)"
     )
@@ -58,26 +60,32 @@ def render_hits(query: str, hits: list[Hit]) -> str:
     return "\n".join(lines)
 
 
-class LiteratureSearchTool(BaseTool):
-    """LangChain tool: hybrid search with citations (content and artifact)."""
+class LiteratureSearchTool(ServiceTool):
+    """LangChain tool: hybrid search with citations (content and artifact).
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    Args:
+        search: the literature search (default: the services').
+        services: where the search comes from when not given.
+    """
 
     name: str = "literature_search"
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = LiteratureSearchInput
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
-    _search: LiteratureSearch | None = PrivateAttr(default=None)
+    failure = "The literature tool could not answer"
 
-    def __init__(self, search: LiteratureSearch | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._search = search
+    def __init__(
+        self,
+        search: LiteratureSearch | None = None,
+        services: Services | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if search is not None:
+            services = Services(services.settings if services else None, literature=search)
+        super().__init__(services, **kwargs)
 
     def _run(self, query: str, k: int = 5, **filters: Any) -> tuple[str, dict[str, Any]]:
         try:
-            if self._search is None:
-                self._search = LiteratureSearch.from_settings()
-            hits = self._search.search(query, k=k, filters=Filters(**filters))
+            hits = self.services.literature().search(query, k=k, filters=Filters(**filters))
         except KedrecError as exc:
             return f"Literature search unavailable or input invalid: {exc}", {"error": str(exc)}
         artifact = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kedrec_agent.reasoning.ranking import ranked_candidates
-from kedrec_agent.reasoning.schema import Candidate, Evidence, ReasoningTask
+from kedrec_agent.reasoning.schema import Candidate, EntityRef, Evidence, ReasoningTask
 
 PROMPT_VERSION = "reason-v2"
 
@@ -35,10 +35,14 @@ MAX_ITEM_TOKENS = 90
 def _patient(task: ReasoningTask) -> str:
     p = task.patient
     who = " ".join(x for x in (f"{p.age}-year-old" if p.age else "", p.sex or "") if x)
+
+    def listed(entities: list[EntityRef]) -> str:
+        return "; ".join(e.label for e in entities) or "none recorded"
+
     lines = [f"Patient: {who or 'adult'}."]
-    lines.append(f"Conditions: {'; '.join(p.conditions) or 'none recorded'}.")
-    lines.append(f"Current medications: {'; '.join(p.medications) or 'none recorded'}.")
-    lines.append(f"Allergies: {'; '.join(p.allergies) or 'none recorded'}.")
+    lines.append(f"Conditions: {listed(p.conditions)}.")
+    lines.append(f"Current medications: {listed(p.medications)}.")
+    lines.append(f"Allergies: {listed(p.allergies)}.")
     return "\n".join(lines)
 
 

@@ -14,6 +14,10 @@ from kedrec_agent.reasoning.schema import Candidate, Evidence, ReasoningTask
 PER_ITEM = 0.1
 """What each further evidence item adds to a candidate's strongest one."""
 
+SIMILAR = 0.5
+"""A safe alternative with at least this share of an interacting drug's support is "similarly
+supported": the drug with a major interaction with a current medication goes behind it."""
+
 
 def support(evidence: Iterable[Evidence]) -> dict[str, float]:
     """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item."""
@@ -33,6 +37,27 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
 
 
 def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
-    """The candidates, strongest evidence first; ties keep the given order."""
+    """The candidates, best first.
+
+    The clinical candidate order (``Candidate.rank``, set when the knowledge-graph tool
+    generated and ranked the candidates) when every candidate has one; otherwise the
+    strongest evidence first (ties keep the given order). Either way a candidate with a
+    major interaction with a current medication is never ranked above a similarly supported
+    alternative without one (:data:`SIMILAR`): it goes just behind the last such
+    alternative.
+    """
     weight = evidence_weights(task)
-    return sorted(task.candidates, key=lambda c: -weight[c.id])
+    if all(c.rank is not None for c in task.candidates):
+        order = sorted(task.candidates, key=lambda c: c.rank or 0)
+    else:
+        order = sorted(task.candidates, key=lambda c: -weight[c.id])
+    for cand in [c for c in order if c.interaction == "major"]:
+        similar = [
+            i
+            for i, d in enumerate(order)
+            if d.interaction != "major" and weight[d.id] >= SIMILAR * weight[cand.id]
+        ]
+        if similar and similar[-1] > order.index(cand):
+            order.remove(cand)
+            order.insert(similar[-1], cand)  # the list shrank by one: just behind it
+    return order

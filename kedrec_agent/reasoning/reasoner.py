@@ -4,7 +4,7 @@ Two ways to use the model:
 
 * :meth:`Reasoner.recommend` generates a JSON answer (greedy, continuing a fixed answer
   prefix, stopping as soon as the JSON object closes), then parses, repairs and checks it
-  (:mod:`~kedrec_agent.reasoning.answer`); anything unusable falls back to a deterministic
+  (:mod:`~kedrec_agent.reasoning.output`); anything unusable falls back to a deterministic
   ranking by evidence. It never raises on bad model output.
 * :meth:`Reasoner.score` ranks the candidates by the model's log-likelihood of writing
   each one's id as its first choice: one forward pass over the prompt, then one batched
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kedrec_agent.reasoning.answer import fallback, recommendation_from_text
+from kedrec_agent.reasoning.output import fallback, recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, build_messages
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask, Recommendation

@@ -2,7 +2,7 @@
 
 Example:
     >>> task = ReasoningTask(
-    ...     patient=PatientSummary(conditions=["Chronic myeloid leukemia (MESH:D015464)"]),
+    ...     patient=PatientView(conditions=[EntityRef(id="MESH:D015464", name="CML")]),
     ...     candidates=[Candidate(id="DB00619", name="Imatinib")],
     ...     evidence=[Evidence(id="E1", kind="kg", text="Imatinib treats CML",
     ...                        drugs=["DB00619"])],
@@ -13,19 +13,46 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
-class PatientSummary(BaseModel):
-    """The linked patient, as labels ``Name (ID)``; never raw note text."""
+class EntityRef(BaseModel):
+    """An entity of the patient as the agent understood it: its id and display name."""
 
-    conditions: list[str] = Field(default_factory=list)
-    medications: list[str] = Field(default_factory=list)
-    allergies: list[str] = Field(default_factory=list)
+    id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """``Name (ID)``, as prompts show it."""
+        return f"{self.name} ({self.id})"
+
+
+def _ref(value: Any) -> Any:
+    """Accept a ``Name (ID)`` label (the form of caches and traces before EntityRef)."""
+    if isinstance(value, str):
+        name, sep, rest = value.rpartition(" (")
+        if sep and rest.endswith(")"):
+            return {"id": rest[:-1], "name": name}
+        return {"id": value, "name": value}
+    return value
+
+
+class PatientView(BaseModel):
+    """The linked patient: ids and names, never the note's text."""
+
+    conditions: list[EntityRef] = Field(default_factory=list)
+    medications: list[EntityRef] = Field(default_factory=list)
+    allergies: list[EntityRef] = Field(default_factory=list)
     age: int | None = None
     sex: str | None = None
+
+    @field_validator("conditions", "medications", "allergies", mode="before")
+    @classmethod
+    def _labels(cls, values: Any) -> Any:
+        return [_ref(v) for v in values] if isinstance(values, list) else values
 
 
 class Candidate(BaseModel):
@@ -33,6 +60,14 @@ class Candidate(BaseModel):
 
     id: str = Field(description="DrugBank id, e.g. DB00619")
     name: str
+    interaction: Literal["major", "moderate", "minor", "unknown"] | None = Field(
+        default=None,
+        description="its most severe known interaction with a current medication, if any",
+    )
+    condition: str | None = Field(default=None, description="the condition it is proposed for")
+    rank: int | None = Field(
+        default=None, description="its place in the clinical candidate order of its condition"
+    )
 
 
 class Evidence(BaseModel):
@@ -49,7 +84,7 @@ class Evidence(BaseModel):
 class ReasoningTask(BaseModel):
     """Input of the reasoning node."""
 
-    patient: PatientSummary
+    patient: PatientView
     candidates: list[Candidate] = Field(min_length=1)
     evidence: list[Evidence] = Field(default_factory=list)
     max_choices: int = Field(default=3, ge=1, le=10)
@@ -57,6 +92,20 @@ class ReasoningTask(BaseModel):
     def candidate_ids(self) -> list[str]:
         """Candidate ids in the given order."""
         return [c.id for c in self.candidates]
+
+    def for_condition(self, condition: str) -> tuple[ReasoningTask, dict[str, str]]:
+        """The task restricted to one condition's candidates, its evidence renumbered from E1.
+
+        Returns:
+            The sub-task, and its evidence ids mapped back to this task's.
+        """
+        candidates = [c for c in self.candidates if c.condition == condition]
+        ids = {c.id for c in candidates}
+        kept = [e for e in self.evidence if ids & set(e.drugs)]
+        back = {f"E{n}": e.id for n, e in enumerate(kept, start=1)}
+        evidence = [e.model_copy(update={"id": f"E{n}"}) for n, e in enumerate(kept, start=1)]
+        sub = self.model_copy(update={"candidates": candidates, "evidence": evidence})
+        return sub, back
 
 
 class ModelChoice(BaseModel):
@@ -86,6 +135,12 @@ class Choice(BaseModel):
         description="False when the model cited no given evidence: its rationale is then "
         "replaced by a pointer to the evidence about the drug",
     )
+    templated: bool = Field(
+        default=False,
+        description="True when the model's rationale failed the sanity gate and was replaced "
+        "by a summary templated from the cited evidence",
+    )
+    condition: str | None = Field(default=None, description="the condition it is chosen for")
 
 
 class Recommendation(BaseModel):

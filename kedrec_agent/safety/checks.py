@@ -5,10 +5,12 @@
   class with an allergen drug (allergic to ampicillin, offered amoxicillin).
 * **Duplicate therapy** (veto): the patient already takes the drug.
 * **Interaction** (warning): a known interaction between the drug and a current medication
-  or another recommended drug, with DrugBank's description where there is one.
+  or another recommended drug, with DrugBank's description where there is one and its
+  severity (:mod:`kedrec_agent.safety.severity`).
 
-Vetoed drugs are removed from the choices; every finding is returned as a warning and is
-never dropped.
+Vetoed drugs are removed from the choices; a drug with a major interaction with a current
+medication moves behind the choices without one; every finding is returned as a warning
+(most severe first) and is never dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import BaseModel, Field
 from kedrec_agent.kg.models import Interaction
 from kedrec_agent.reasoning.schema import Recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.severity import RANK, Level, SeverityTable
 
 
 class SafetyWarning(BaseModel):
@@ -35,15 +38,22 @@ class SafetyWarning(BaseModel):
     other_id: str | None = Field(
         default=None, description="the other drug of an interaction (current or recommended)"
     )
+    ddi_severity: Level | None = Field(
+        default=None, description="an interaction's severity: major, moderate, minor, unknown"
+    )
+    severity_source: str | None = Field(
+        default=None, description="where the severity comes from: DDInter, interaction type"
+    )
 
 
-def _allergy(
+def allergy_conflict(
     drug_id: str,
     drug: str,
     allergy: str,
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
 ) -> str | None:
+    """Why ``drug`` conflicts with ``allergy`` (the same drug, or its MeSH class), or None."""
     allergen = name_of(allergy) or allergy
     if allergy == drug_id:
         return f"{drug} is withheld: the patient is allergic to it."
@@ -67,8 +77,9 @@ def check_recommendation(
     interactions: Sequence[Interaction],
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
+    severities: SeverityTable | None = None,
 ) -> tuple[Recommendation, list[SafetyWarning]]:
-    """The recommendation without vetoed drugs, and every finding.
+    """The recommendation without vetoed drugs, safest first, and every finding.
 
     Args:
         recommendation: the reasoning node's answer.
@@ -77,6 +88,7 @@ def check_recommendation(
         interactions: known interactions among the candidates and current medications.
         name_of: display name of an id.
         classes: the MeSH drug classes.
+        severities: interaction severities (none: every severity is unknown).
     """
     warnings: list[SafetyWarning] = []
     kept = []
@@ -84,7 +96,7 @@ def check_recommendation(
         vetoes = [
             SafetyWarning(kind="allergy", severity="veto", drug_id=choice.drug_id, message=m)
             for allergy in allergies
-            if (m := _allergy(choice.drug_id, choice.drug_name, allergy, name_of, classes))
+            if (m := allergy_conflict(choice.drug_id, choice.drug_name, allergy, name_of, classes))
         ]
         if choice.drug_id in medications:
             vetoes.append(
@@ -98,8 +110,17 @@ def check_recommendation(
         warnings += vetoes
         if not vetoes:
             kept.append(choice)
+    found = _interactions(
+        recommendation.model_copy(update={"choices": kept}),
+        medications,
+        interactions,
+        name_of,
+        severities or SeverityTable({}, {}),
+    )
+    major = {w.drug_id for w in found if w.ddi_severity == "major" and w.other_id in medications}
+    kept.sort(key=lambda c: c.drug_id in major)  # stable: the model's order otherwise
     checked = recommendation.model_copy(update={"choices": kept})
-    return checked, _interactions(checked, medications, interactions, name_of) + warnings
+    return checked, found + warnings
 
 
 def _interactions(
@@ -107,32 +128,50 @@ def _interactions(
     medications: Sequence[str],
     interactions: Sequence[Interaction],
     name_of: Callable[[str], str | None],
+    severities: SeverityTable,
 ) -> list[SafetyWarning]:
     """One warning per interacting pair, DrugBank's description where it has one.
 
-    Pairs with a current medication come first, then pairs of recommended drugs.
+    Pairs with a current medication come first, the most severe first, then pairs of
+    recommended drugs.
     """
     chosen = {c.drug_id: c.drug_name for c in recommendation.choices}
-    found: dict[frozenset[str], SafetyWarning] = {}
-    described: set[frozenset[str]] = set()
+    rows: dict[frozenset[str], list[Interaction]] = {}
+    for inter in interactions:
+        rows.setdefault(frozenset((inter.drug_a.local_id, inter.drug_b.local_id)), []).append(inter)
+    found: list[SafetyWarning] = []
+    done: set[frozenset[str]] = set()
     for drug_id, drug in chosen.items():
         others = (set(medications) | set(chosen)) - {drug_id}
-        for inter in interactions:
-            pair = frozenset((inter.drug_a.local_id, inter.drug_b.local_id))
-            if drug_id not in pair or not pair & others or pair in described:
+        for pair, pair_rows in rows.items():
+            if drug_id not in pair or not pair & others or pair in done:
                 continue
-            if pair in found and not inter.description:
-                continue
+            done.add(pair)
             other = next(iter(pair - {drug_id}))
+            described = next((r.description for r in pair_rows if r.description), None)
+            message = described or f"{drug} interacts with {name_of(other) or other}."
             both = "" if other in medications else " (both are recommended)"
-            message = inter.description or f"{drug} interacts with {name_of(other) or other}."
-            found[pair] = SafetyWarning(
-                kind="interaction",
-                severity="warning",
-                drug_id=drug_id,
-                other_id=other,
-                message=message + both,
+            severity = severities.of(pair_rows)
+            found.append(
+                SafetyWarning(
+                    kind="interaction",
+                    severity="warning",
+                    drug_id=drug_id,
+                    other_id=other,
+                    message=f"{_SEVERITY_WORDS[severity.level]}: {message}{both}",
+                    ddi_severity=severity.level,
+                    severity_source=severity.source if severity.source != "none" else None,
+                )
             )
-            if inter.description:
-                described.add(pair)
-    return sorted(found.values(), key=lambda w: w.other_id not in medications)
+    return sorted(
+        found,
+        key=lambda w: (w.other_id not in medications, -RANK[w.ddi_severity or "unknown"]),
+    )
+
+
+_SEVERITY_WORDS: dict[Level, str] = {
+    "major": "Major interaction",
+    "moderate": "Moderate interaction",
+    "minor": "Minor interaction",
+    "unknown": "Interaction (severity unknown)",
+}

@@ -9,12 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from kedrec_agent.config import Settings
+from kedrec_agent.data.bundle import split_files
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from training.evaluation import runs
 from training.evaluation.cli import app
-from training.evaluation.exprxrec import build_eval_tasks, bundle_split, gather_evidence
+from training.evaluation.exprxrec import cached_visible_tasks
 from training.evaluation.mimic import DDIIndex, agent_recommender, run_mimic
 from training.evaluation.suite import Harness
+from training.tasks.build import build_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +26,7 @@ FIRST = 6
 @pytest.fixture(scope="module")
 def dev_head(bundle_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first dev diseases, as their own list (any list in the format must work)."""
-    diseases = bundle_split(bundle_settings, "dev")[0]
+    diseases = split_files("dev", bundle_settings).diseases
     path = tmp_path_factory.mktemp("eval") / "diseases_head.txt"
     path.write_text("".join(diseases.read_text().splitlines(keepends=True)[:FIRST]))
     return path
@@ -39,9 +41,9 @@ def harness(bundle_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
 def test_masked_gold_is_invisible_on_the_real_graph(
     harness: Harness, dev_head: Path, bundle_kg: KnowledgeGraph, bundle_settings: Settings
 ) -> None:
-    _, indications, rationales = bundle_split(bundle_settings, "dev")
-    tasks = build_eval_tasks(dev_head, indications, rationales, settings=bundle_settings)
-    visible = gather_evidence(tasks, harness.sources, harness.out / "cache", progress=False)
+    _, indications, rationales = split_files("dev", bundle_settings)
+    tasks = build_tasks(dev_head, indications, rationales, settings=bundle_settings)
+    visible = cached_visible_tasks(tasks, harness.sources, harness.out / "cache", progress=False)
     assert visible, "the first dev diseases give tasks"
     was_visible = 0
     for task in tasks:

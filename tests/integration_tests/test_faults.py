@@ -53,7 +53,7 @@ from kedrec_agent.literature.readers import Document, read_documents
 from kedrec_agent.literature.search import Hit, LiteratureSearch
 from kedrec_agent.reasoning.runtime import load_model, load_uncached
 from tests.conftest import FIXTURE_BUNDLE
-from tests.stubs import patch_agent
+from tests.stubs import literature_down, tiny_services
 from tests.tiny_llama import write_tiny_llama
 
 pytestmark = pytest.mark.integration
@@ -140,16 +140,17 @@ def lit_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def agent_graph(
-    monkeypatch: pytest.MonkeyPatch,
-    tiny_settings: Settings,
-    tiny_linker: Linker,
-    tiny_kg: KnowledgeGraph,
-) -> Any:
-    """The real graph on the tiny stores with the model missing (evidence ranking answers)."""
+def agent_graph(tiny_settings: Settings, tiny_linker: Linker, tiny_kg: KnowledgeGraph) -> Any:
+    """A factory of the real graph on the tiny stores, the model missing.
 
-    patch_agent(monkeypatch, tiny_settings, tiny_linker, tiny_kg, literature=True)
-    return build_graph()
+    The evidence ranking answers; ``agent_graph(literature, kg)`` swaps the stores.
+    """
+
+    def make(literature: LiteratureSearch, kg: KnowledgeGraph = tiny_kg) -> Any:
+        services = tiny_services(tiny_settings, tiny_linker, kg, literature=literature)
+        return build_graph(services=services)
+
+    return make
 
 
 class _Unlinked(LiteratureSearch):
@@ -323,8 +324,7 @@ def test_postgres_stopped_mid_query_degrades_the_answer(
     assert "not reachable" in str(failure[0])
 
     # The graph answers from the knowledge graph and says that the literature is missing.
-    monkeypatch.setattr(nodes, "literature_search", lambda: search)
-    result = _answer(agent_graph)
+    result = _answer(agent_graph(search))
     assert not result.abstained and result.recommendations
     assert any(n.startswith("Literature unavailable: Postgres at") for n in result.notes)
 
@@ -500,8 +500,9 @@ def test_slow_or_failing_endpoint_is_a_clear_degraded_answer(
         remote.drugs_for_disease("DOID:9352")
     assert time.monotonic() - started < 2.5
 
-    monkeypatch.setattr(nodes, "knowledge_graph", lambda: remote)
-    result = _answer(agent_graph)  # no traceback: an abstention that names what is missing
+    result = _answer(
+        agent_graph(literature_down(), remote)
+    )  # no traceback: an abstention that names what is missing
     assert result.abstained and not result.recommendations
     assert result.reason is not None
     assert result.reason.startswith("Knowledge graph unavailable: The SPARQL endpoint")
@@ -517,16 +518,17 @@ def test_slow_or_failing_endpoint_is_a_clear_degraded_answer(
 
 
 def test_endpoint_down_is_a_degraded_answer(
-    tiny_settings: Settings, agent_graph: Any, monkeypatch: pytest.MonkeyPatch
+    tiny_settings: Settings, tiny_linker: Linker, agent_graph: Any
 ) -> None:
     down = KnowledgeGraph.from_settings(
         replace(tiny_settings, sparql_endpoint="http://127.0.0.1:9/query", sparql_timeout_s=1)
     )
-    monkeypatch.setattr(nodes, "knowledge_graph", lambda: down)
+    graph = agent_graph(literature_down(), down)
+    services = tiny_services(tiny_settings, tiny_linker, down)
     state = State(patient="x", conditions=["MESH:D003924"])
-    update = nodes.kg_evidence(state, Runtime(context=Context()))
+    update = nodes.kg_evidence(state, Runtime(context=Context()), services)
     assert update["abstained"] and "cannot be reached" in update["reason"]
-    result = _answer(agent_graph)
+    result = _answer(graph)
     assert result.abstained and "Knowledge graph unavailable" in (result.reason or "")
 
 

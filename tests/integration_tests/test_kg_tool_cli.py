@@ -111,7 +111,7 @@ def test_cli_unknown_name_exits_2_with_suggestions() -> None:
     "command",
     [[], ["setup"], ["ask"], ["link"], ["kg"], ["kg", "drugs-for"], ["kg", "paths"],
      ["kg", "interactions"], ["kg", "facts"], ["kg", "candidates"], ["train"],
-     ["train", "tasks"], ["train", "collect"], ["train", "sft"], ["train", "evaluate"],
+     ["train", "tasks"], ["train", "collect"], ["train", "sft"], ["eval", "adapter"],
      ["train", "all"]],
 )  # fmt: skip
 def test_help_everywhere(command: list[str]) -> None:
@@ -157,7 +157,7 @@ def test_ask_prints_warnings_first_then_cited_drugs() -> None:
     assert "✓ reason" in text and "[1]" in answer
     as_json = runner.invoke(app, ["ask", note, "--json", "--no-literature"])
     data = json.loads(as_json.stdout)
-    assert data["schema_version"] == "kedrec.recommendation/1"
+    assert data["schema_version"] == "kedrec.recommendation/2"
     assert "Literature search was switched off for this run." in data["notes"]
 
 

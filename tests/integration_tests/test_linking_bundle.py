@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from kedrec_agent.agent.patient import NotAMedicationError, link_patient, link_value
 from kedrec_agent.config import Settings
-from kedrec_agent.data.bundle import LINKING_FILES
+from kedrec_agent.data.bundle import LINKING_FILES, MIMIC_DEMO_DIR
 from kedrec_agent.errors import UnknownEntityError
 from kedrec_agent.linking import Linker
+from kedrec_agent.patients import PatientInput, from_mimic
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +121,103 @@ def test_icd9_titles(linker: Linker) -> None:
     assert diabetes.id in {"MESH:D003920", "MESH:D003924"}
     assert "Diabetes" in diabetes.name
     assert linker.link_disease("428.0").canonical == "MESH:D006333"  # heart failure
+
+
+@pytest.mark.parametrize(
+    ("codes", "canonical"),
+    [
+        # MIMIC-III's 2765 is the category 276.5 (volume depletion; the table lists 27650
+        # "unspecified", which names no disease, then 27651 Dehydration)
+        (("ICD9:2765", "ICD9:276.5", "276.5", "icd-9-cm: 276.5"), "MESH:D003681"),
+        (("ICD9:4019", "ICD9:401.9", "401.9", "4019"), "MESH:D000075222"),
+        # V code: personal history of venous thrombosis and embolism
+        (("ICD9:V1251", "ICD9:V12.51", "V12.51", "V1251"), "MESH:D020246"),
+        # E code: accidental cut, puncture, perforation or hemorrhage during surgery
+        (("ICD9:E8700", "ICD9:E870.0", "E870.0", "E8700"), "MESH:D006470"),
+    ],
+)
+def test_icd9_codes_with_or_without_dot_link_the_same(
+    linker: Linker, codes: tuple[str, ...], canonical: str
+) -> None:
+    assert {linker.link_disease(code).canonical for code in codes} == {canonical}
+
+
+@pytest.mark.parametrize(
+    "codes", [("ICD9:V4581", "ICD9:V45.81", "V45.81", "V4581"), ("ICD9:E8781", "E878.1")]
+)
+def test_unlinkable_v_and_e_codes_fail_alike(linker: Linker, codes: tuple[str, ...]) -> None:
+    for code in codes:  # "Aortocoronary bypass status", a surgical complication's cause
+        with pytest.raises(UnknownEntityError):
+            linker.link_disease(code)
+    assert len({tuple(linker.icd9_titles(code)) for code in codes}) == 1
+
+
+def test_family_history_codes_do_not_link(linker: Linker) -> None:
+    with pytest.raises(UnknownEntityError):
+        linker.link_disease("ICD9:V16.42")  # Family history of malignant neoplasm of prostate
+    assert linker.link_disease("ICD9:V10.46").canonical.startswith("MESH:")  # personal history
+
+
+def test_mimic_admission_100375_links_its_volume_depletion_code(
+    settings: Settings, linker: Linker
+) -> None:
+    patient = from_mimic(100375, mimic_dir=settings.data_dir / MIMIC_DEMO_DIR)
+    assert "ICD9:2765" in patient.conditions
+    linked = link_patient(linker, patient)
+    assert "MESH:D003681" in linked.conditions  # Dehydration
+    assert [value for _, value, _ in linked.unlinked if value == "ICD9:2765"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "drug"),
+    [
+        ("ferrous sulfate", "DB13257"),  # Ferrous sulfate anhydrous; Iron is DB01592
+        ("Ferrous Sulfate (Liquid)", "DB13257"),
+        ("ferrous sulfate 325 MG Oral Tablet", "DB13257"),
+        ("ferrous sulphate", "DB13257"),
+        ("metformin hydrochloride", "DB00331"),
+        ("amlodipine besylate", "DB00381"),
+        ("potassium chloride", "DB00761"),
+        ("clopidogrel bisulfate", "DB00758"),
+        ("Morphine Sulfate (2-4mg)", "DB00295"),  # not "Sulfate (2" -> Sulfate ion
+        ("lithium", "DB01356"),  # Lithium cation is the drug
+        ("iron", "DB01592"),
+    ],
+)
+def test_salt_forms_link_the_drug_never_the_ion(linker: Linker, text: str, drug: str) -> None:
+    entity = link_value(linker, text, ("drug",), medication=True)
+    assert entity.id == drug
+    assert entity.id not in {"DB14546", "DB14547"}  # Sulfate ion, Chloride ion
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Sulfate ion", "Chloride ion", "Sodium", "Water", "Sterile Water For Irrigation", "Lactose"],
+)
+def test_ions_elements_and_excipients_are_unrecognised_medications(
+    linker: Linker, text: str
+) -> None:
+    with pytest.raises(UnknownEntityError):
+        link_value(linker, text, ("drug",), medication=True)
+    linked = link_patient(linker, PatientInput(conditions=["hypertension"], medications=[text]))
+    assert linked.medications == [] and [v for _, v, _ in linked.unlinked] == [text]
+
+
+def test_an_excipient_allergy_is_kept(linker: Linker) -> None:
+    with pytest.raises(NotAMedicationError):
+        link_value(linker, "Lactose", ("drug",), medication=True)
+    linked = link_patient(linker, PatientInput(conditions=["hypertension"], allergies=["lactose"]))
+    assert linked.allergies == ["DB04465"]
+
+
+def test_salt_forms_and_ions_in_a_note(linker: Linker) -> None:
+    m = linker.extract(
+        "HTN. Meds: morphine sulfate, ferrous sulfate 325 mg, sterile water, amlodipine "
+        "besylate. Allergic to lactose."
+    )
+    medications = [d.entity.id for d in m.medications]
+    assert medications == ["DB00295", "DB13257", "DB00381"]
+    assert [a.entity.id for a in m.allergies] == ["DB04465"]
 
 
 def test_unknown_names_list_close_ones(linker: Linker) -> None:

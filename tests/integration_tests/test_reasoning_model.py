@@ -9,7 +9,7 @@ from kedrec_agent.config import Settings
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+from kedrec_agent.reasoning.schema import Candidate, EntityRef, Evidence, PatientView, ReasoningTask
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +21,10 @@ def smollm2() -> ReasoningModel:
 
 def _task() -> ReasoningTask:
     return ReasoningTask(
-        patient=PatientSummary(
-            conditions=["Chronic myeloid leukemia (MESH:D015464)"], age=54, sex="female"
+        patient=PatientView(
+            conditions=[EntityRef(id="MESH:D015464", name="Chronic myeloid leukemia")],
+            age=54,
+            sex="female",
         ),
         candidates=[
             Candidate(id="DB00619", name="Imatinib"),

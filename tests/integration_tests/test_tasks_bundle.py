@@ -10,8 +10,10 @@ from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
-from training.schema import Task
-from training.tasks import build_tasks, read_diseases, summarize
+from training.tasks.build import build_tasks
+from training.tasks.inputs import read_diseases
+from training.tasks.schema import Task
+from training.tasks.summary import summarize_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +38,7 @@ def train_tasks(bundle_settings: Settings, tmp_path_factory: pytest.TempPathFact
 
 
 def test_first_train_diseases_give_tasks(train_tasks: list[Task]) -> None:
-    summary = summarize(train_tasks)
+    summary = summarize_tasks(train_tasks)
     assert summary.stats is not None and summary.stats.diseases_listed == FIRST
     assert summary.diseases_used >= FIRST - 3
     assert summary.tasks >= summary.diseases_used

@@ -11,8 +11,9 @@ from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.runtime import load_model
 from kedrec_agent.reasoning.schema import ReasoningTask
-from training.collect import NOT_FAVOURED, Sources, collect_traces, favoured, visible_task
-from training.schema import Task, TaskCandidate, Trace
+from training.collect import NOT_FAVOURED, collect_traces, favoured
+from training.tasks.schema import Task, TaskCandidate, Trace
+from training.tasks.visible import Sources, visible_task
 from training.teacher import EvidenceTeacher, answer_json, validate
 
 pytestmark = pytest.mark.integration

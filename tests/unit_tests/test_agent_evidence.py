@@ -8,12 +8,13 @@ from kedrec_agent.agent.evidence import reasoning_task, related_item
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity, MechanismPath, RelatedIndication
 from kedrec_agent.literature.search import Hit
-from kedrec_agent.reasoning.answer import fallback
-from kedrec_agent.reasoning.ranking import evidence_weights
+from kedrec_agent.reasoning.output import fallback
+from kedrec_agent.reasoning.ranking import PER_ITEM, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Candidate,
+    EntityRef,
     Evidence,
-    PatientSummary,
+    PatientView,
     ReasoningTask,
 )
 
@@ -42,7 +43,7 @@ def test_items_are_numbered_per_candidate_with_citations_and_priorities() -> Non
     hit = Hit(source="pubmed", external_id="123", chunk=0, title="T", snippet="S", score=0.9,
               why=[])  # fmt: skip
     task = reasoning_task(
-        PatientSummary(conditions=["CML (MESH:D015464)"]),
+        PatientView(conditions=[EntityRef(id="MESH:D015464", name="CML")]),
         kg,
         {"DB00619": [hit]},
         {"MESH:D015464": "Chronic myeloid leukemia"},
@@ -85,7 +86,7 @@ def test_related_indications_become_one_item_ranked_below_a_direct_indication() 
     assert "none related to Peptic esophagitis" in text and "Heartburn" in text
     assert 2.0 <= low < priority
     assert related_item(cand.model_copy(update={"other_indications": 0}), "x") is None
-    task = reasoning_task(PatientSummary(), KGEvidence(candidates=[cand], interactions=[]),
+    task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]),
                           {}, {"MESH:D004942": "Peptic esophagitis"})  # fmt: skip
     assert [(e.kind, e.drugs) for e in task.evidence] == [("kg", ["DB05351"])]
 
@@ -95,7 +96,7 @@ def test_the_strongest_evidence_outranks_many_passages() -> None:
         return Evidence(id=f"E{n}", kind="kg", drugs=[drug], text="t", priority=priority)
 
     task = ReasoningTask(
-        patient=PatientSummary(),
+        patient=PatientView(),
         candidates=[Candidate(id="DB00001", name="A"), Candidate(id="DB00002", name="B"),
                     Candidate(id="DB00003", name="C")],
         evidence=[item(1, "DB00001", 1.9), item(2, "DB00001", 1.8), item(3, "DB00001", 1.7),
@@ -107,3 +108,42 @@ def test_the_strongest_evidence_outranks_many_passages() -> None:
     ranked = fallback(task, "test")
     assert [c.drug_id for c in ranked.choices] == ["DB00002", "DB00001"]  # C has none
     assert ranked.choices[1].evidence_ids == ["E1", "E2", "E3"]
+
+
+def _ranked(weights: dict[str, float], major: set[str]) -> list[str]:
+    task = ReasoningTask(
+        patient=PatientView(),
+        candidates=[
+            Candidate(id=d, name=d, interaction="major" if d in major else "moderate")
+            for d in weights
+        ],
+        evidence=[
+            Evidence(id=f"E{n}", kind="kg", text="t", drugs=[d], priority=w - PER_ITEM)
+            for n, (d, w) in enumerate(weights.items(), 1)
+        ],
+    )
+    return [c.id for c in ranked_candidates(task)]
+
+
+def test_a_major_interaction_ranks_behind_a_similarly_supported_alternative() -> None:
+    weights = {"DB1": 3.0, "DB2": 2.9, "DB3": 1.0}
+    assert _ranked(weights, set()) == ["DB1", "DB2", "DB3"]
+    assert _ranked(weights, {"DB1"}) == ["DB2", "DB1", "DB3"]  # DB2 is similarly supported
+    assert _ranked({"DB1": 3.0, "DB3": 1.0}, {"DB1"}) == ["DB1", "DB3"]  # DB3 is not
+    assert _ranked({"DB1": 3.0, "DB2": 2.0, "DB3": 1.6}, {"DB1"}) == ["DB2", "DB3", "DB1"]
+    assert _ranked(weights, {"DB1", "DB2"}) == ["DB1", "DB2", "DB3"]  # no safe alternative
+
+
+def test_the_clinical_order_beats_the_amount_of_evidence_when_the_graph_ranked() -> None:
+    weights = {"DB1": 3.5, "DB2": 3.2, "DB3": 3.4}  # DB2: fewer items, but first clinically
+    task = ReasoningTask(
+        patient=PatientView(),
+        candidates=[Candidate(id=d, name=d, rank=r) for r, d in enumerate(["DB2", "DB1", "DB3"])],
+        evidence=[
+            Evidence(id=f"E{n}", kind="kg", text="t", drugs=[d], priority=w - PER_ITEM)
+            for n, (d, w) in enumerate(weights.items(), 1)
+        ],
+    )
+    assert [c.id for c in ranked_candidates(task)] == ["DB2", "DB1", "DB3"]
+    task.candidates[0].interaction = "major"  # DB2: behind its similarly supported alternatives
+    assert [c.id for c in ranked_candidates(task)] == ["DB1", "DB3", "DB2"]

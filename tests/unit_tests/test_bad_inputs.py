@@ -57,14 +57,9 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def graph(
-    tiny_settings: Settings,
-    tiny_linker: Linker,
-    tiny_kg: KnowledgeGraph,
-    stores_before: tuple[int, dict[str, str]],
-) -> Iterator[Recorder]:
+def graph(tiny_graph: Any, stores_before: tuple[int, dict[str, str]]) -> Iterator[Recorder]:
     with pytest.MonkeyPatch.context() as patch:
-        yield tiny_agent(patch, tiny_settings, tiny_linker, tiny_kg)
+        yield tiny_agent(patch, tiny_graph)
 
 
 @pytest.fixture(scope="module")

@@ -15,27 +15,20 @@ from typing import Any
 
 import pytest
 
-from kedrec_agent.agent.result import (
-    AgentResult,
-    DrugRecommendation,
-    LinkedEntity,
-    PatientView,
-    Versions,
-)
+from kedrec_agent.agent.result import AgentResult, DrugRecommendation, Versions
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import DataMissingError, InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
 from kedrec_agent.patients import PatientInput
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model
-from kedrec_agent.reasoning.schema import Choice, Recommendation
+from kedrec_agent.reasoning.schema import Choice, EntityRef, PatientView, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning
 from tests.tiny_llama import write_tiny_llama
 from tests.unit_tests.test_tasks import HEADER, IMATINIB_PATH, INDICATIONS
-from training.collect import Sources
-from training.evaluate import evaluate_selection
 from training.evaluation import methods as methods_module
-from training.evaluation.exprxrec import build_eval_tasks, gather_evidence, run_selection, subset
+from training.evaluation.adapter import evaluate_selection
+from training.evaluation.exprxrec import cached_visible_tasks, run_selection, subset
 from training.evaluation.indications import indication_tasks, run_indications
 from training.evaluation.methods import (
     KGPathMethod,
@@ -49,7 +42,9 @@ from training.evaluation.methods import (
 from training.evaluation.mimic import DDIIndex, clean_name, run_mimic
 from training.evaluation.patients import read_patients, run_patients
 from training.evaluation.report import write_report
-from training.schema import Task
+from training.tasks.build import build_tasks
+from training.tasks.schema import Task
+from training.tasks.visible import Sources
 
 CML = "MESH:D015464"
 
@@ -79,7 +74,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> ReasoningModel:
 
 @pytest.fixture
 def tasks(files: dict[str, Path], tiny_settings: Settings) -> list[Task]:
-    built = build_eval_tasks(
+    built = build_tasks(
         files["diseases"], files["indications"], files["rationales"], negatives=2,
         settings=tiny_settings,
     )  # fmt: skip
@@ -98,7 +93,7 @@ def sources(tiny_kg: KnowledgeGraph, tiny_model: ReasoningModel) -> Sources:
 def test_gold_edges_are_invisible_in_the_evidence_every_method_sees(
     tasks: list[Task], sources: Sources, tiny_kg: KnowledgeGraph, tmp_path: Path
 ) -> None:
-    visible = gather_evidence(tasks, sources, tmp_path, progress=False)
+    visible = cached_visible_tasks(tasks, sources, tmp_path, progress=False)
     assert set(visible) == {t.task_id for t in tasks}
     shown_before = 0
     for task in tasks:
@@ -117,11 +112,11 @@ def test_gold_edges_are_invisible_in_the_evidence_every_method_sees(
 
 
 def test_evidence_is_cached_and_reused(tasks: list[Task], sources: Sources, tmp_path: Path) -> None:
-    first = gather_evidence(tasks, sources, tmp_path, data="v1", progress=False)
+    first = cached_visible_tasks(tasks, sources, tmp_path, data="v1", progress=False)
     broken = dataclasses.replace(sources, kg=None)  # type: ignore[arg-type]  # any recomputation would fail
-    assert gather_evidence(tasks, broken, tmp_path, data="v1", progress=False) == first
+    assert cached_visible_tasks(tasks, broken, tmp_path, data="v1", progress=False) == first
     with pytest.raises(AttributeError):  # another data version: recomputed
-        gather_evidence(tasks, broken, tmp_path, data="v2", progress=False)
+        cached_visible_tasks(tasks, broken, tmp_path, data="v2", progress=False)
 
 
 # --- methods and the selection run --------------------------------------------------------
@@ -130,7 +125,7 @@ def test_evidence_is_cached_and_reused(tasks: list[Task], sources: Sources, tmp_
 def test_selection_run_baselines_all_tasks_model_on_the_subset(
     tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, files: dict[str, Path]
 ) -> None:
-    visible = gather_evidence(tasks, sources, None, progress=False)
+    visible = cached_visible_tasks(tasks, sources, None, progress=False)
     counts = popularity_counts([files["indications"]], [files["rationales"]])
     assert counts["DB00619"] == 1 and "DB00682" not in counts  # NOT pairs do not count
     methods: list[Method] = [
@@ -154,7 +149,7 @@ def test_selection_run_baselines_all_tasks_model_on_the_subset(
     assert {"citation_precision", "hallucinated_id_rate", "fallback"} <= set(tiny)
 
 
-def test_train_evaluate_answers_the_harness_subset_and_shares_its_cache(
+def test_adapter_check_answers_the_harness_subset_and_shares_its_cache(
     tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, tmp_path: Path
 ) -> None:
     assert len(tasks) > 2, "the subset must be a proper one for the test to mean anything"
@@ -165,7 +160,7 @@ def test_train_evaluate_answers_the_harness_subset_and_shares_its_cache(
     picked = [t.task_id for t in subset(tasks, 2, 5)]
     assert list(report.chosen) == picked and report.tasks == 2 and report.unavailable == 0
     every, method = (
-        gather_evidence(tasks, sources, None, progress=False),
+        cached_visible_tasks(tasks, sources, None, progress=False),
         ModelMethod("m", tiny_model),
     )
     answers = {t.task_id: method.predict(t, every[t.task_id]).chosen for t in tasks}
@@ -183,7 +178,7 @@ def test_train_evaluate_answers_the_harness_subset_and_shares_its_cache(
 def test_kg_path_abstains_without_evidence_and_ablation_drops_a_kind(
     tasks: list[Task], sources: Sources
 ) -> None:
-    every = gather_evidence(tasks, sources, None, progress=False)
+    every = cached_visible_tasks(tasks, sources, None, progress=False)
     task = next(t for t in tasks if any(e.kind == "kg" for e in every[t.task_id].evidence))
     visible = every[task.task_id]
     assert KGPathMethod().predict(task, visible).chosen is not None
@@ -195,7 +190,7 @@ def test_kg_path_abstains_without_evidence_and_ablation_drops_a_kind(
 def test_model_prediction_counts_citations_only_when_grounded(
     tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, monkeypatch: Any
 ) -> None:
-    visible = gather_evidence(tasks, sources, None, progress=False)[tasks[0].task_id]
+    visible = cached_visible_tasks(tasks, sources, None, progress=False)[tasks[0].task_id]
     answers = iter(
         [
             Recommendation(
@@ -233,7 +228,7 @@ def test_indications_scores_every_labelled_pair(
     assert by_disease[CML] == {"DB00945": 1, "DB00682": 0}
     # Metformin is DM and NOT for T2D: an indication.
     assert by_disease["MESH:D003924"] == {"DB00331": 1, "DB01211": 0}
-    visible = gather_evidence(tasks, sources, None, progress=False)
+    visible = cached_visible_tasks(tasks, sources, None, progress=False)
     result = run_indications(tasks, labels, visible, [RandomMethod(), KGPathMethod()],
                              progress=False)  # fmt: skip
     assert result["random"]["pairs"] == 4 and result["random"]["positives"] == 2
@@ -260,13 +255,13 @@ def test_bad_input_lines_are_named(
     lines = [*lines[:at], line, *lines[at:]]
     _write(path, lines)
     with pytest.raises(InvalidInputError, match=rf"{path.name}, line {number}\b"):
-        build_eval_tasks(files["diseases"], files["indications"], files["rationales"],
+        build_tasks(files["diseases"], files["indications"], files["rationales"],
                          settings=tiny_settings)  # fmt: skip
 
 
 def test_missing_input_file_is_named(files: dict[str, Path], tiny_settings: Settings) -> None:
     with pytest.raises(DataMissingError, match=r"nowhere\.tsv"):
-        build_eval_tasks(files["diseases"], files["diseases"].parent / "nowhere.tsv",
+        build_tasks(files["diseases"], files["diseases"].parent / "nowhere.tsv",
                          files["rationales"], settings=tiny_settings)  # fmt: skip
 
 
@@ -301,7 +296,7 @@ def _result(drugs: list[str], conditions: list[str], vetoed: list[str] = ()) -> 
         ],
         warnings=[SafetyWarning(kind="allergy", severity="veto", drug_id=d, message="m")
                   for d in vetoed],
-        patient=PatientView(conditions=[LinkedEntity(id=c, name=c) for c in conditions]),
+        patient=PatientView(conditions=[EntityRef(id=c, name=c) for c in conditions]),
         versions=Versions(package="t", prompt="p", model=None, data="d"),
     )  # fmt: skip
 
@@ -403,7 +398,7 @@ def test_mimic_bad_prescription_line_is_named(mimic_dir: Path, tiny_linker: Link
 def test_report_renders_tables_plots_and_json(
     tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, tmp_path: Path
 ) -> None:
-    visible = gather_evidence(tasks, sources, None, progress=False)
+    visible = cached_visible_tasks(tasks, sources, None, progress=False)
     methods: list[Method] = [RandomMethod(), KGPathMethod(), ModelMethod("base", tiny_model)]
     selection = {
         "tasks": len(tasks), "with_rationale": 1, "negatives": 2, "model_subset": len(tasks),
@@ -440,10 +435,10 @@ def test_report_command_runs_every_part_and_records_the_command(
 ) -> None:
     from typer.testing import CliRunner
 
-    from training.evaluation import cli, runs
+    from training.evaluation import cli, runs, vignettes
     from training.evaluation.suite import Harness
 
-    visible = gather_evidence(tasks, sources, None, progress=False)
+    visible = cached_visible_tasks(tasks, sources, None, progress=False)
     selection = {
         "tasks": len(tasks), "with_rationale": 1, "negatives": 2, "model_subset": len(tasks),
         "adapter": "not available",
@@ -470,16 +465,17 @@ def test_report_command_runs_every_part_and_records_the_command(
     monkeypatch.setattr(runs, "exprxrec", fake("exprxrec", selection))
     monkeypatch.setattr(runs, "indications", fake("indications", {"diseases": 0, "methods": {}}))
     monkeypatch.setattr(runs, "mimic", fake("mimic", mimic))
+    monkeypatch.setattr(vignettes, "run_benchmark", fake("vignettes", {}))
     monkeypatch.setattr(Harness, "versions", lambda self: {"seed": self.seed})
     out = tmp_path / "report"
     args = ["report", "--limit", "7", "--mimic-limit", "2", "--seed", "5", "--out", str(out)]
     monkeypatch.setattr(sys, "argv", ["/venv/bin/kedrec", "eval", *args])
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 0, result.output
-    assert called == [("exprxrec", 7), ("indications", None), ("mimic", 2)]
+    assert called == [("exprxrec", 7), ("indications", None), ("mimic", 2), ("vignettes", None)]
     saved = json.loads((out / "report.json").read_text())
     assert saved["versions"] == {"seed": 5} and set(saved["seconds"]) == {
-        "exprxrec", "indications", "mimic",
+        "exprxrec", "indications", "mimic", "vignettes",
     }  # fmt: skip
     assert saved["command"].startswith("kedrec eval report --limit 7")
     text = (out / "report.md").read_text()

@@ -235,3 +235,17 @@ def test_requested_drugs_are_not_current_medications(tiny_linker: Linker) -> Non
     assert _ids(m, "medications") == ["DB00682"]
     m = tiny_linker.extract("Should we start metformin for her type 2 diabetes?")
     assert _ids(m, "conditions") == ["MESH:D003924"] and _ids(m, "medications") == []
+
+
+def test_salt_forms_ions_and_excipients_in_notes(tmp_path: Path) -> None:
+    """A salt form is its drug; an ion or excipient is no medication (but may be an allergy)."""
+    from tests.unit_tests.test_linking import bundle_with_forms
+
+    linker = Linker.from_settings(bundle_with_forms(tmp_path))
+    m = linker.extract(
+        "Type 2 diabetes. Meds: ferrous sulfate 325 mg, amlodipine besylate, sterile water, "
+        "sulfate. Allergic to lactose."
+    )
+    assert _ids(m, "medications") == ["DB13257", "DB00381"]  # not Sulfate ion, not Water
+    assert _ids(m, "allergies") == ["DB04465"]
+    assert _ids(m, "conditions") == ["MESH:D003924"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from kedrec_agent.kg.hierarchy import EMPTY, DiseaseHierarchy, Relatedness, load_hierarchy
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from training.evaluation.exprxrec import lineage_masked
-from training.schema import Task, TaskCandidate
+from training.tasks.schema import Task, TaskCandidate
 
 TREE = DiseaseHierarchy(
     {

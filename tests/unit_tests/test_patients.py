@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 
-from kedrec_agent.config import Settings
 from kedrec_agent.data.bundle import MIMIC_DEMO_DIR, SYNTHEA_DIR
 from kedrec_agent.errors import DataMissingError, InvalidInputError
 from kedrec_agent.patients import (
@@ -30,6 +29,7 @@ from kedrec_agent.patients import files as patient_files
 from kedrec_agent.patients.common import split_semantic_tag
 from kedrec_agent.patients.fhir import concept_value
 from kedrec_agent.patients.fhir import from_fhir as from_fhir_direct
+from tests.conftest import FIXTURE_BUNDLE
 
 FHIR_BUNDLE = Path(__file__).parents[1] / "fixtures" / "patients" / "fhir_r4_bundle.json"
 TODAY = date(2024, 8, 14)
@@ -222,11 +222,17 @@ def test_from_fhir_rejects_two_patients() -> None:
 # --- MIMIC-III ----------------------------------------------------------------------------
 
 
-def _demo_dir() -> Path:
-    folder = Settings.from_env().data_dir / MIMIC_DEMO_DIR
-    if not (folder / "ADMISSIONS.csv").is_file():
-        pytest.skip(f"MIMIC-III demo not found at {folder} (set KEDREC_DATA_DIR)")
-    return folder
+# The tiny bundle's MIMIC-III demo and Synthea sample: a few records of the real ones, with
+# all their lines (tests/fixtures/make_tiny_bundle.py writes them).
+DEMO_DIR = FIXTURE_BUNDLE / MIMIC_DEMO_DIR
+SYNTHEA_SAMPLE = FIXTURE_BUNDLE / SYNTHEA_DIR
+
+
+@pytest.fixture
+def tiny_data_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KEDREC_DATA_DIR set to the tiny bundle, so that the readers' default folders are its."""
+    monkeypatch.setenv("KEDREC_DATA_DIR", str(FIXTURE_BUNDLE))
+    return FIXTURE_BUNDLE
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -234,8 +240,8 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return [{k.upper(): v for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def test_mimic_demo_admission_matches_the_csv_files() -> None:
-    folder = _demo_dir()
+def test_mimic_demo_admission_matches_the_csv_files(tiny_data_dir: Path) -> None:
+    folder = tiny_data_dir / MIMIC_DEMO_DIR
     admissions = _csv_rows(folder / "ADMISSIONS.csv")
     assert mimic_admissions() == [int(row["HADM_ID"]) for row in admissions]
     first = admissions[0]
@@ -258,7 +264,7 @@ def test_mimic_demo_admission_matches_the_csv_files() -> None:
 
 
 def test_mimic_demo_patient_over_89_is_capped() -> None:
-    folder = _demo_dir()
+    folder = DEMO_DIR
     # MIMIC-III moves the birth of patients over 89 to ~300 years before admission.
     old = {
         row["SUBJECT_ID"]
@@ -488,10 +494,8 @@ def test_from_synthea_errors(synthea_dir: Path) -> None:
         from_synthea(A, synthea_dir)
 
 
-def test_from_synthea_on_the_bundled_sample() -> None:
-    folder = Settings.from_env().data_dir / SYNTHEA_DIR
-    if not (folder / "patients.csv").is_file():
-        pytest.skip(f"Synthea sample not found at {folder} (set KEDREC_DATA_DIR)")
+def test_from_synthea_on_the_bundled_sample(tiny_data_dir: Path) -> None:
+    assert synthea_patients() == synthea_patients(SYNTHEA_SAMPLE)
     patient = None
     for patient_id in synthea_patients():
         try:

@@ -20,8 +20,6 @@ import pytest
 from kedrec_agent.api import recommend, recommend_batch
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
-from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.linking import Linker
 from kedrec_agent.patients import from_fhir, load_patient
 from tests.bad_inputs import Recorder, tiny_agent, via_cli, via_tool
 
@@ -69,11 +67,9 @@ def _bundle(**patient: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def graph(
-    tiny_settings: Settings, tiny_linker: Linker, tiny_kg: KnowledgeGraph
-) -> Iterator[Recorder]:
+def graph(tiny_graph: Any) -> Iterator[Recorder]:
     with pytest.MonkeyPatch.context() as patch:
-        yield tiny_agent(patch, tiny_settings, tiny_linker, tiny_kg)
+        yield tiny_agent(patch, tiny_graph)
 
 
 def _leaks(text: str) -> list[str]:

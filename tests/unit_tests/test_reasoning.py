@@ -13,14 +13,15 @@ from transformers import LlamaForCausalLM
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.reasoning import int4
-from kedrec_agent.reasoning.answer import parse_answer, recommendation_from_text
+from kedrec_agent.reasoning.output import parse_answer, recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, build_messages
 from kedrec_agent.reasoning.reasoner import Reasoner, json_closed
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
 from kedrec_agent.reasoning.schema import (
     Candidate,
+    EntityRef,
     Evidence,
-    PatientSummary,
+    PatientView,
     ReasoningTask,
 )
 from tests.tiny_llama import write_tiny_llama
@@ -40,8 +41,10 @@ def _task(evidence: int = 4, max_choices: int = 2) -> ReasoningTask:
         for i in range(evidence)
     ]
     return ReasoningTask(
-        patient=PatientSummary(
-            conditions=["Chronic myeloid leukemia (MESH:D015464)"], age=54, sex="female"
+        patient=PatientView(
+            conditions=[EntityRef(id="MESH:D015464", name="Chronic myeloid leukemia")],
+            age=54,
+            sex="female",
         ),
         candidates=[
             Candidate(id="DB00619", name="Imatinib"),
@@ -118,8 +121,8 @@ def test_long_evidence_items_are_cut() -> None:
 
 def test_valid_answer_is_checked_and_kept() -> None:
     text = ANSWER_PREFIX + (
-        'DB01254", "rationale": "Second line.", "evidence": ["E2", "E9"]}, '
-        '{"drug": "Imatinib", "rationale": "First line.", "evidence": ["E1"]}], '
+        'DB01254", "rationale": "Dasatinib: second line.", "evidence": ["E2", "E9"]}, '
+        '{"drug": "Imatinib", "rationale": "Imatinib: first line.", "evidence": ["E1"]}], '
         '"confidence": 0.8}'
     )
     rec = recommendation_from_text(text, _task())
@@ -179,13 +182,16 @@ def test_unusable_answers_fall_back_to_the_evidence_ranking(text: str) -> None:
 def test_ungrounded_rationale_is_not_shown_and_repeats_are_dropped() -> None:
     text = ANSWER_PREFIX + (
         'DB00619", "rationale": "It is an antibody. It is an antibody.", "evidence": ["E9"]}, '
-        '{"drug": "DB01254", "rationale": "Works. Works. Really.", "evidence": ["E2"]}]}'
+        '{"drug": "DB01254", "rationale": "Dasatinib works. Dasatinib works.", '
+        '"evidence": ["E2"]}]}'
     )
     rec = recommendation_from_text(text, _task())
     first, second = rec.choices
     assert not first.grounded and "antibody" not in first.rationale
     assert first.evidence_ids == ["E1", "E3"]  # the evidence about imatinib, to look at
-    assert second.grounded and second.rationale == "Works. Really."
+    assert second.grounded and second.templated  # a looping rationale is not shown
+    assert second.rationale.startswith("Evidence summary for Dasatinib (templated")
+    assert "because it repeats a sentence" in second.rationale
 
 
 def test_empty_choice_is_an_abstention_not_a_failure() -> None:

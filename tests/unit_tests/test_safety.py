@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
+from kedrec_agent.config import Settings
 from kedrec_agent.kg.models import Entity, Interaction
 from kedrec_agent.reasoning.schema import Choice, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.severity import SeverityTable
 
 # A slice of the MeSH tree: Penicillins > Ampicillin > Amoxicillin; Lisinopril elsewhere.
 CLASSES = DrugClasses(
@@ -34,8 +39,11 @@ def _check(
     meds: list[str],
     allergies: list[str],
     interactions: list[Interaction] | None = None,
+    severities: SeverityTable | None = None,
 ) -> tuple[Recommendation, list[SafetyWarning]]:
-    return check_recommendation(rec, meds, allergies, interactions or [], NAMES.get, CLASSES)
+    return check_recommendation(
+        rec, meds, allergies, interactions or [], NAMES.get, CLASSES, severities
+    )
 
 
 def test_member_of_an_allergen_class_is_withheld() -> None:
@@ -87,9 +95,56 @@ def test_one_warning_per_pair_described_first_current_medications_first() -> Non
     ]
     _, warnings = _check(_rec("DB00722", "DB00415"), ["DB00682"], [], ddis)
     assert [(w.drug_id, w.other_id, w.message) for w in warnings] == [
-        ("DB00415", "DB00682", "Ampicillin interacts with Warfarin."),
-        ("DB00722", "DB00415",
-         "Ampicillin may decrease the effect of Lisinopril. (both are recommended)"),
+        ("DB00415", "DB00682",
+         "Interaction (severity unknown): Ampicillin interacts with Warfarin."),
+        ("DB00722", "DB00415", "Interaction (severity unknown): Ampicillin may decrease the "
+         "effect of Lisinopril. (both are recommended)"),
     ]  # fmt: skip
     _, only = _check(_rec("DB00722", "DB00415"), ["DB00682"], ["DB00415"], ddis)
     assert [w.kind for w in only] == ["allergy"]  # a withheld drug's interactions are moot
+
+
+def test_interactions_carry_severity_and_a_major_one_moves_the_drug_behind_the_others() -> None:
+    table = SeverityTable(
+        {frozenset({"DB00415", "DB00682"}): "major"},
+        {"5": "major"},  # DrugBank type 5: "may increase the anticoagulant activities of"
+    )
+    typed = Interaction(
+        drug_a=Entity(id="Compound::DB00722", label="Lisinopril"),
+        drug_b=Entity(id="Compound::DB00682", label="Warfarin"),
+        relation="DRUGBANK::ddi-type-5::Compound:Compound",
+        description="Lisinopril may increase the anticoagulant activities of Warfarin.",
+    )
+    ddis = [_ddi("DB00415", "DB00682"), typed]
+    kept, warnings = _check(_rec("DB00415", "DB01060"), ["DB00682"], [], ddis, table)
+    assert [c.drug_id for c in kept.choices] == ["DB01060", "DB00415"]  # the major one last
+    (major,) = warnings
+    assert (major.ddi_severity, major.severity_source) == ("major", "DDInter")
+    assert major.message.startswith("Major interaction: ")
+    kept, warnings = _check(_rec("DB00722", "DB01060"), ["DB00682"], [], ddis, table)
+    assert (warnings[0].ddi_severity, warnings[0].severity_source) == ("major", "interaction type")
+    assert [c.drug_id for c in kept.choices] == ["DB01060", "DB00722"]
+    kept, warnings = _check(_rec("DB00722", "DB01060"), ["DB00682"], [], ddis)  # no table
+    assert warnings[0].ddi_severity == "unknown" and warnings[0].severity_source is None
+    assert [c.drug_id for c in kept.choices] == ["DB00722", "DB01060"]  # unknown: not moved
+
+
+def test_severity_table_reads_the_bundle_files(tmp_path: Path) -> None:
+    (tmp_path / "safety").mkdir()
+    with gzip.open(tmp_path / "safety" / "ddinter_severity.tsv.gz", "wt") as out:
+        out.write("drugbank_id_1\tdrug_name_1\tdrugbank_id_2\tdrug_name_2\tlevel\t"
+                  "level_unqualified\tall_levels\tddinter_pairs\n"
+                  "DB00682\tWarfarin\tDB00945\tAspirin\tMajor\tMajor\tMajor\tx\n"
+                  "DB00001\tA\tDB00002\tB\tUnknown\tUnknown\tUnknown\tx\n")  # fmt: skip
+    (tmp_path / "safety" / "ddi_type_severity_from_ddinter.tsv").write_text(
+        "type\ttemplate\tn_typed_pairs\tn_with_ddinter\tn_major\tn_moderate\tn_minor\t"
+        "n_unknown\tmajority_level\tshare_major\tshare_minor\n"
+        "5\tt\t1\t1\t47\t53\t0\t0\tModerate\t0.47\t0.00\n"
+        "8\tt\t1\t1\t0\t1\t0\t0\tModerate\t0.00\t0.00\n"
+    )  # fmt: skip
+    table = SeverityTable.from_settings(Settings(data_dir=tmp_path, home=tmp_path))
+    assert table.pair_level("DB00945", "DB00682") == "major"
+    assert table.pair_level("DB00001", "DB00002") == "unknown"
+    assert table.types == {"5": "major", "8": "moderate"}
+    empty = SeverityTable.from_settings(Settings(data_dir=tmp_path / "x", home=tmp_path))
+    assert empty.pairs == {} and empty.types == {}  # a bundle without safety/: all unknown

@@ -1,4 +1,4 @@
-"""LoRA fine-tuning (training/sft.py) on a tiny, randomly initialised LlamaForCausalLM."""
+"""LoRA fine-tuning (training/sft/) on a tiny, randomly initialised LlamaForCausalLM."""
 
 from __future__ import annotations
 
@@ -16,21 +16,25 @@ from kedrec_agent.errors import ConfigError, DataMissingError, InvalidInputError
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, SYSTEM
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import load_model
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    EntityRef,
+    Evidence,
+    PatientView,
+    ReasoningTask,
+)
 from tests.tiny_llama import write_tiny_llama
 from training.configs import CONFIGS, SFTSettings, get_config
-from training.schema import Trace
-from training.sft import (
+from training.sft.examples import build_dataset, encode_example, read_traces
+from training.sft.report import SFTReport
+from training.sft.trainer import (
     OutputError,
-    SFTReport,
-    build_dataset,
-    encode_example,
     load_base,
     make_trainer,
     optimizer_steps,
-    read_traces,
     train_adapter,
 )
+from training.tasks.schema import Trace
 
 DRUGS = [("DB00619", "Imatinib"), ("DB01254", "Dasatinib")]
 
@@ -49,7 +53,9 @@ def _task(evidence: int, seed: int) -> ReasoningTask:
         for i in range(evidence)
     ]
     return ReasoningTask(
-        patient=PatientSummary(conditions=["Chronic myeloid leukemia (MESH:D015464)"], age=50),
+        patient=PatientView(
+            conditions=[EntityRef(id="MESH:D015464", name="Chronic myeloid leukemia")], age=50
+        ),
         candidates=[Candidate(id=drug, name=name) for drug, name in DRUGS],
         evidence=items,
         max_choices=1,

@@ -1,4 +1,4 @@
-"""Task building (training/tasks.py) and the drug embedding (training/embeddings.py).
+"""Task building (training/tasks/) and the drug embedding (training/tasks/kg_embedding.py).
 
 Runs on the tiny committed bundle (``tiny_settings``: 8 named drugs) with a few lines of
 indications, rationales and disease lists written to a temporary folder.
@@ -18,20 +18,12 @@ from kedrec_agent.config import Settings
 from kedrec_agent.errors import DataMissingError, InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
-from training.embeddings import DrugEmbedding, cache_path
-from training.schema import Task
-from training.tasks import (
-    TaskList,
-    _name_equivalent,
-    _words,
-    build_tasks,
-    read_diseases,
-    read_indications,
-    read_rationales,
-    read_tasks,
-    summarize,
-    write_tasks,
-)
+from training.tasks.build import _name_equivalent, _words, build_tasks
+from training.tasks.files import read_tasks, write_tasks
+from training.tasks.inputs import read_diseases, read_indications, read_rationales
+from training.tasks.kg_embedding import DrugEmbedding, cache_path
+from training.tasks.schema import Task
+from training.tasks.summary import TaskList, summarize_tasks
 
 HEADER = "doid_id\tdrugbank_id\tdisease\tdrug\tcategory\tn_curators\tn_resources\tdisease_key"
 INDICATIONS = [
@@ -221,7 +213,7 @@ def test_diseases_without_a_nameable_positive_are_skipped(
     listed = _write(tmp_path / "d.txt", ["MESH:D015464", "DOID:0000001"])
     tasks = _build(files, tiny_settings, listed, negatives=2)
     assert {t.disease for t in tasks} == {"MESH:D015464"}
-    summary = summarize(tasks)
+    summary = summarize_tasks(tasks)
     assert summary.stats is not None
     assert summary.stats.diseases_listed == 2
     assert summary.stats.skipped_no_positive == 1
@@ -275,7 +267,7 @@ def test_drop_forbidden_leaves_the_shared_disease_out(
     assert tasks and "MESH:D015464" not in {t.disease for t in tasks}
     assert isinstance(tasks, TaskList) and tasks.stats is not None
     assert tasks.stats.dropped_forbidden == 1
-    assert "1 left out" in str(summarize(tasks))
+    assert "1 left out" in str(summarize_tasks(tasks))
 
 
 def test_an_unrelated_forbidden_list_is_accepted(
@@ -326,14 +318,14 @@ def test_tasks_round_trip_through_jsonl(
 
 def test_summary_counts(files: dict[str, Path], tiny_settings: Settings) -> None:
     tasks = _build(files, tiny_settings, negatives=2)
-    summary = summarize(tasks)
+    summary = summarize_tasks(tasks)
     assert summary.tasks == 4 and summary.diseases_used == 3 and summary.with_rationale == 1
     assert sum(summary.negatives.values()) == 8
     assert summary.negatives["curated"] == 3  # warfarin (x2 CML tasks), clarithromycin
     assert summary.sources == {"pharmacotherapydb:DM": 2, "drugmechdb": 1, "hetionet": 1}
     text = str(summary)
     assert "3 listed, 3 used, 0 skipped" in text and "tasks: 4" in text
-    plain = summarize(list(tasks))
+    plain = summarize_tasks(list(tasks))
     assert plain.stats is None and "diseases used: 3" in str(plain)
 
 

@@ -8,12 +8,18 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientSummary, ReasoningTask
-from training.schema import Task, TaskCandidate
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    EntityRef,
+    Evidence,
+    PatientView,
+    ReasoningTask,
+)
+from training.tasks.schema import Task, TaskCandidate
 from training.teacher import ChatTeacher, EvidenceTeacher, answer_json, validate
 
 VISIBLE = ReasoningTask(
-    patient=PatientSummary(conditions=["CML (MESH:D015464)"]),
+    patient=PatientView(conditions=[EntityRef(id="MESH:D015464", name="CML")]),
     candidates=[Candidate(id="DB00945", name="Aspirin"), Candidate(id="DB00619", name="Imatinib")],
     evidence=[
         Evidence(id="E1", kind="literature", drugs=["DB00945"], text="Aspirin and CML.",

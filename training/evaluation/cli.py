@@ -1,8 +1,9 @@
-"""``kedrec eval``: selection, indications, MIMIC-III, free-text patients, the full report.
+"""``kedrec eval``: selection, indications, MIMIC-III, patients, vignettes, the full report.
 
 Registered as a plugin of the ``kedrec`` command (entry point group ``kedrec.cli``).
 Results go to ``KEDREC_HOME/eval/`` (``--out`` to change): one JSON per command, and for
-``report`` also ``report.md`` with its plots.
+``report`` also ``report.md`` with its plots. ``adapter`` (base model vs a distilled
+adapter on the dev tasks) writes its figures into the adapter's model card instead.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ ModelsOpt = Annotated[
 ]
 MimicLimitOpt = Annotated[
     int | None, typer.Option(min=1, help="At most this many admissions (a seeded sample).")
+]
+DevLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Dev tasks to answer: the seeded subset `kedrec eval exprxrec --limit` answers.",
+    ),
 ]
 
 
@@ -110,16 +118,44 @@ def exprxrec(
     seed: SeedOpt = 0,
     literature: LiteratureOpt = True,
     output: OutOpt = None,
+    ranker: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the learned ranker (`kedrec train ranker`) beside the baselines, "
+            "with a reliability diagram."
+        ),
+    ] = False,
+    ranker_artifact: Annotated[
+        Path | None, typer.Option(help="Ranker artifact JSON (default: the shipped one).")
+    ] = None,
+    record_ranker: Annotated[
+        bool,
+        typer.Option(help="With --ranker: write its figures into its model card (RANKER_CARD.md)."),
+    ] = False,
 ) -> Path:
     """expRxRec-style selection: accuracy, P/R/F1, macro-F1, ROUGE, citations, latency."""
     from training.evaluation import runs
 
     harness = _harness(output, seed, literature)
+    if ranker:
+        from training.evaluation.exprxrec import RankerHarness
+
+        harness = RankerHarness(
+            out=harness.out, seed=seed, literature=literature, ranker_artifact=ranker_artifact
+        )
     result = runs.exprxrec(
         harness, diseases, indications, rationales, negatives=negatives, limit=limit,
         models=models, ablations=ablations, mask_lineage=mask_lineage,
     )  # fmt: skip
     _print_selection(result)
+    if ranker and "ranker" in result["methods"]:
+        from training.ranker_report import selection_summary
+
+        text = selection_summary(
+            result, harness.ranker.mismatched, harness.out, command=_command(),
+            artifact=ranker_artifact, record=record_ranker,
+        )  # fmt: skip
+        out.print(text, highlight=False)
     return _save(harness, "exprxrec", result)
 
 
@@ -203,6 +239,50 @@ def patients_cmd(
     return _save(harness, "patients", result)
 
 
+@app.command(name="vignettes")
+@_friendly
+def vignettes_cmd(
+    split: Annotated[
+        str, typer.Option(help="Split whose PharmacotherapyDB file the patients come from.")
+    ] = "dev",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="At most this many vignettes (a seeded order of diseases, each with its "
+            "variants; default all).",
+        ),
+    ] = None,
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated: single, interacting, two-conditions.")
+    ] = "single,interacting,two-conditions",
+    medication: Annotated[
+        str, typer.Option(help="Current medication of the interacting variant (a drug name).")
+    ] = "warfarin",
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """Generated patients (PharmacotherapyDB): hit@3, top-1 DM, NOT drugs, interactions, gate."""
+    from training.evaluation.vignettes import (
+        parse_variants,
+        run_benchmark,
+        summary_lines,
+        write_markdown,
+    )
+
+    chosen = parse_variants(variants)
+    harness = _harness(output, seed, literature)
+    result = run_benchmark(
+        harness, split=split, limit=limit, variants=chosen, medication=medication
+    )
+    for line in summary_lines(result):
+        out.print(line, highlight=False)
+    path = _save(harness, "vignettes", result)
+    out.print(f"→ {write_markdown(result, harness.out / 'vignettes.md')}")
+    return path
+
+
 @app.command()
 @_friendly
 def report(
@@ -210,6 +290,10 @@ def report(
     mimic_limit: MimicLimitOpt = 60,
     patients: Annotated[
         Path | None, typer.Option(help="Also evaluate this free-text patients JSONL.")
+    ] = None,
+    vignettes_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Dev vignettes the agent answers (default: all)."),
     ] = None,
     models: ModelsOpt = True,
     seed: SeedOpt = 0,
@@ -233,9 +317,57 @@ def report(
     timed("indications", lambda: runs.indications(harness, models=models))
     if models:
         timed("mimic", lambda: runs.mimic(harness, limit=mimic_limit))
+    if models:
+        from training.evaluation.vignettes import run_benchmark
+
+        timed("vignettes", lambda: run_benchmark(harness, split="dev", limit=vignettes_limit))
     if patients is not None:
         timed("patients", lambda: runs.patients(harness, patients))
     results["versions"] = harness.versions()
     path = write_report(results, harness.out)
     out.print(f"→ {path}")
     return path
+
+
+@app.command(name="adapter")
+@_friendly
+def adapter_cmd(
+    adapter: Annotated[Path | None, typer.Option(help="Adapter folder to compare.")] = None,
+    tasks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tasks", help="Dev tasks JSONL (default: `kedrec train tasks --split dev`'s)."
+        ),
+    ] = None,
+    limit: DevLimitOpt = 100,
+    literature: bool = True,
+) -> dict[str, Any]:
+    """Selection accuracy on dev tasks (gold masked): base model vs the adapter.
+
+    The figures go into the adapter's report and model card.
+    """
+    import dataclasses
+
+    from kedrec_agent.reasoning.runtime import load_model
+    from training.evaluation.adapter import evaluate_selection
+    from training.tasks.files import default_tasks_file, read_tasks
+
+    harness = _harness(None, 0, literature)
+    todo = read_tasks(tasks_file or default_tasks_file("dev", harness.settings))
+    compared = [("base", harness.base_model)]
+    if adapter is not None:
+        with_adapter = dataclasses.replace(harness.settings, adapter=adapter)
+        compared.append(("adapter", load_model(with_adapter)))
+    figures: dict[str, Any] = {}
+    for name, model in compared:
+        report = evaluate_selection(
+            todo, harness.sources, model, limit=limit, cache_dir=harness.out / "cache",
+            data=harness.data_version,
+        )  # fmt: skip
+        out.print(report.summary(name), highlight=False)
+        figures[name] = report.figures()
+    if adapter is not None:
+        from training.sft.report import record_dev_metrics
+
+        record_dev_metrics(adapter, figures)
+    return figures

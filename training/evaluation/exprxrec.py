@@ -1,15 +1,16 @@
 """expRxRec-style selection: one true indication among hard negatives, gold masked.
 
-Tasks come from :func:`training.tasks.build_tasks` (any disease list with indication and
-rationale files in the bundle's formats), so that the dev split and an independent
+Tasks come from :func:`training.tasks.build.build_tasks` (any disease list with indication
+and rationale files in the bundle's formats), so that the dev split and an independent
 held-out split are evaluated by the same code. Each task's visible evidence is gathered
-once (:func:`training.collect.visible_task`: every indication edge of the disease, over
-all its DOID/MeSH equivalents, masked from the KG view through the exclusion set) and
+once (:func:`training.tasks.visible.visible_task`: every indication edge of the disease,
+over all its DOID/MeSH equivalents, masked from the KG view through the exclusion set) and
 cached on disk; every method then answers from that same evidence.
 
 Example:
-    >>> tasks = build_eval_tasks(diseases, indications, rationales)  # doctest: +SKIP
-    >>> visible = gather_evidence(tasks, sources, cache_dir)  # doctest: +SKIP
+    >>> tasks = build_tasks(diseases, indications, rationales, drop_forbidden=True)
+    ... # doctest: +SKIP
+    >>> visible = cached_visible_tasks(tasks, sources, cache_dir)  # doctest: +SKIP
     >>> result = run_selection(tasks, visible, [KGPathMethod()])  # doctest: +SKIP
     >>> result["kg-path"]["metrics"]["accuracy"]  # doctest: +SKIP
 """
@@ -24,6 +25,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,10 @@ from tqdm import tqdm
 
 from kedrec_agent import __version__
 from kedrec_agent.agent.evidence import EVIDENCE_VERSION
-from kedrec_agent.config import Settings
-from kedrec_agent.errors import InvalidInputError, KedrecError
+from kedrec_agent.errors import ConfigError, InvalidInputError, KedrecError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.reasoning.schema import ReasoningTask
-from training.collect import Sources, visible_task
-from training.evaluation.methods import Method, Prediction
+from training.evaluation.methods import Method, Prediction, RankerMethod
 from training.evaluation.metrics import (
     Outcome,
     calibration,
@@ -46,48 +46,12 @@ from training.evaluation.metrics import (
     rouge,
     selection_metrics,
 )
-from training.schema import Task
-from training.tasks import build_tasks
+from training.evaluation.suite import Harness
+from training.ranker_data import EvidenceCache, EvidenceSources
+from training.tasks.schema import Task
+from training.tasks.visible import Sources, visible_task
 
 log = logging.getLogger(__name__)
-
-
-def bundle_split(settings: Settings, split: str) -> tuple[Path, Path, Path]:
-    """Disease list, PharmacotherapyDB and DrugMechDB files of a bundle split."""
-    return (
-        settings.data_file(f"splits/diseases_{split}.txt"),
-        settings.data_file(f"eval/pharmacotherapydb/indications_{split}.tsv"),
-        settings.data_file(f"eval/drugmechdb/paths_{split}.jsonl"),
-    )
-
-
-def build_eval_tasks(
-    diseases: Path,
-    indications: Path,
-    rationales: Path,
-    *,
-    negatives: int = 4,
-    per_disease: int = 3,
-    seed: int = 0,
-    forbidden: Sequence[Path] = (),
-    settings: Settings | None = None,
-) -> list[Task]:
-    """Selection tasks of a disease list (see :func:`training.tasks.build_tasks`).
-
-    Diseases that are also in a ``forbidden`` list (the training split) are left out and
-    counted, never evaluated.
-    """
-    return build_tasks(
-        diseases,
-        indications,
-        rationales,
-        negatives=negatives,
-        per_disease=per_disease,
-        seed=seed,
-        forbidden=forbidden,
-        drop_forbidden=True,
-        settings=settings,
-    )
 
 
 def lineage_masked(tasks: Sequence[Task], kg: KnowledgeGraph) -> list[Task]:
@@ -134,7 +98,7 @@ def _cache_key(tasks: Sequence[Task], sources: Sources, data: str) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def gather_evidence(
+def cached_visible_tasks(
     tasks: Sequence[Task],
     sources: Sources,
     cache_dir: Path | None = None,
@@ -151,7 +115,7 @@ def gather_evidence(
         cache_dir: where ``evidence-<key>.jsonl`` is kept (keyed by the tasks, the data
             version and the evidence settings); an interrupted run resumes. ``None``: no
             cache.
-        data: the data version recorded in the key (:func:`~kedrec_agent.agent.answer.
+        data: the data version recorded in the key (:func:`kedrec_agent.kg.build.
             data_version`).
         workers: tasks gathered at once (store queries overlap).
         progress: show a progress bar.
@@ -280,7 +244,7 @@ def run_selection(
 
     Args:
         tasks: the tasks (those without visible evidence are skipped).
-        visible: visible tasks by task id (:func:`gather_evidence`).
+        visible: visible tasks by task id (:func:`cached_visible_tasks`).
         methods: the methods to compare.
         model_tasks: the ids of the tasks that model-based methods answer (the seeded
             subset that fits the time budget); ``None``: all. Non-model methods answer
@@ -316,3 +280,42 @@ def run_selection(
         results[method.name] = entry
         log.info("%s: accuracy %.3f", method.name, entry["metrics"]["accuracy"])
     return results
+
+
+@dataclass
+class RankerHarness(Harness):
+    """The harness with the learned ranker (``ranker``) beside the baselines.
+
+    The ranker answers every task from the task's structured evidence, gathered with the
+    same masking, the same tools and settings as the cached reasoning tasks the other
+    methods answer from (:class:`~training.evaluation.methods.RankerMethod` counts any task
+    where the two differ), and cached beside them (``<out>/cache``).
+
+    Args:
+        ranker_artifact: the ranker's JSON artifact; default the shipped one.
+    """
+
+    ranker_artifact: Path | None = None
+
+    @cached_property
+    def ranker(self) -> RankerMethod | None:
+        """The ranker method (``None`` when no artifact loads: logged, left out)."""
+        from kedrec_agent.ranking.model import Ranker
+        from kedrec_agent.ranking.tables import DrugTables
+
+        try:
+            ranker = Ranker.load(self.ranker_artifact)
+        except ConfigError as exc:
+            log.warning("ranker not available: %s", exc)
+            return None
+        shown = self.sources
+        sources = EvidenceSources(
+            self.kg, shown.literature, shown.literature_k, shown.paths_per_drug
+        )
+        cache = EvidenceCache(sources, self.out / "cache", data=self.data_version)
+        return RankerMethod(ranker, cache, self.kg, DrugTables.from_settings(self.settings))
+
+    def baseline_methods(self) -> list[Method]:
+        """random, popularity, kg-path, kg-embedding and the ranker (when it loads)."""
+        methods = super().baseline_methods()
+        return [*methods, self.ranker] if self.ranker is not None else methods

@@ -29,8 +29,8 @@ from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.schema import ReasoningTask
 from training.evaluation.methods import Method, ModelMethod
 from training.evaluation.metrics import ranking_metrics
-from training.schema import Task, TaskCandidate
-from training.tasks import read_indications
+from training.tasks.inputs import read_indications
+from training.tasks.schema import Task, TaskCandidate
 
 log = logging.getLogger(__name__)
 

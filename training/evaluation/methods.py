@@ -1,21 +1,25 @@
 """The methods the harness compares, each answering a selection task from the same evidence.
 
-Every method sees the task's *visible* reasoning task (:func:`training.collect.visible_task`:
-the gold drug-disease edges masked) and returns a :class:`Prediction`:
+Every method sees the task's *visible* reasoning task
+(:func:`training.tasks.visible.visible_task`: the gold drug-disease edges masked) and
+returns a :class:`Prediction`:
 
 * ``random``: a uniformly random candidate (seeded per task);
 * ``popularity``: the candidate with the most known indications in the training files
   (PharmacotherapyDB DM/SYM and DrugMechDB pairs of the train split);
 * ``kg-path``: the agent's deterministic evidence ranking
-  (:func:`kedrec_agent.reasoning.answer.fallback`: a candidate's strongest evidence item,
+  (:func:`kedrec_agent.reasoning.output.fallback`: a candidate's strongest evidence item,
   then the number of items), what the agent shows when the model's answer is unusable;
 * ``kg-embedding``: cosine between the candidate's vector in the drug embedding of
-  :mod:`training.embeddings` (truncated SVD of the drug x gene/drug incidence matrix with
+  :mod:`training.tasks.kg_embedding` (truncated SVD of the drug x gene/drug incidence matrix with
   every drug-disease edge removed) and the centroid of the drugs that act on the disease's
   genes in the masked graph. Not a trained link predictor (PyKEEN on 2 cores is too slow):
   a spectral embedding with a disease profile folded in from its genes;
 * ``model`` (base zero-shot, the distilled adapter) and its ablations: the reasoning model
-  answering as the reasoning node does, optionally without the KG or the literature items.
+  answering as the reasoning node does, optionally without the KG or the literature items;
+* ``ranker``: the learned, calibrated ranker (:mod:`kedrec_agent.ranking`) over the same
+  evidence in its structured form (:mod:`training.ranker_data`, same masking), each
+  candidate's probability of being the right choice as its confidence.
 """
 
 from __future__ import annotations
@@ -26,20 +30,26 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from kedrec_agent.errors import KedrecError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
-from kedrec_agent.reasoning.answer import fallback
+from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.ranking import evidence_weights
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask
-from training.embeddings import DrugEmbedding
-from training.schema import Task
-from training.tasks import read_indications, read_rationales
+from training.ranker_data import EvidenceCache, masked_view, reasoning_view, same_evidence
+from training.tasks.inputs import read_indications, read_rationales
+from training.tasks.kg_embedding import DrugEmbedding
+from training.tasks.schema import Task
+
+if TYPE_CHECKING:
+    from kedrec_agent.ranking.literature import ConditionLiterature
+    from kedrec_agent.ranking.model import Ranker
+    from kedrec_agent.ranking.tables import DrugTables
 
 EvidenceKind = Literal["kg", "literature"]
 
@@ -198,6 +208,74 @@ class EmbeddingMethod:
             row = self._rows.get(drug)
             scores[drug] = -1.0 if row is None else float(self.embedding.vectors[row] @ vector)
         return Prediction(chosen=_best(scores, ids), scores=scores)
+
+
+@dataclass
+class RankerMethod:
+    """The learned ranker over the task's structured evidence (same masking, same tools).
+
+    Each candidate's features (:func:`kedrec_agent.ranking.features.candidate_features`,
+    the serving function) are computed from the evidence :class:`~training.ranker_data.
+    EvidenceCache` gathers for the task with the task's exclusions; the ranker's calibrated
+    probability of the chosen candidate is the confidence. Tasks whose structured evidence
+    does not rebuild the cached reasoning task exactly are counted in :attr:`mismatched`.
+
+    Args:
+        ranker: the ranker (the shipped artifact by default in the harness).
+        evidence: the tasks' structured evidence, gathered once and cached.
+        kg: the unmasked graph (each task masks its own view).
+        tables: drug classes (``None``: class features are 0).
+    """
+
+    ranker: Ranker
+    evidence: EvidenceCache
+    kg: KnowledgeGraph
+    tables: DrugTables | None = None
+    name: str = "ranker"
+    uses_model: bool = False
+    mismatched: list[str] = field(default_factory=list)
+    _literature: dict[str, ConditionLiterature | None] = field(default_factory=dict, repr=False)
+
+    def literature(self, disease: str) -> ConditionLiterature | None:
+        """The disease's corpus-wide literature counts, once per disease (``None``: none)."""
+        from kedrec_agent.ranking.literature import condition_literature
+
+        search = self.evidence.sources.literature
+        if disease not in self._literature:
+            self._literature[disease] = (
+                condition_literature(search, self.kg, disease) if search is not None else None
+            )
+        return self._literature[disease]
+
+    def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
+        """See the class docstring; abstains when the task's evidence cannot be gathered."""
+        from kedrec_agent.ranking.features import candidate_features
+
+        found = self.evidence.get(task)
+        if found is None or not found.candidates:
+            return Prediction(chosen=None)
+        if not same_evidence(reasoning_view(task, found), visible):
+            self.mismatched.append(task.task_id)
+        started = time.perf_counter()
+        view = masked_view(self.kg, task)
+        corpus = self.literature(task.disease)
+        rows = [
+            candidate_features(
+                c, found.hits.get(c.drug.local_id, ()), view, tables=self.tables, literature=corpus
+            )
+            for c in found.candidates
+        ]
+        probabilities = self.ranker.probabilities(np.vstack(rows))
+        scores = {
+            c.drug.local_id: float(p) for c, p in zip(found.candidates, probabilities, strict=True)
+        }
+        chosen = _best(scores, visible.candidate_ids())
+        return Prediction(
+            chosen=chosen,
+            scores=scores,
+            confidence=scores.get(chosen) if chosen else None,
+            seconds=time.perf_counter() - started,
+        )
 
 
 def without(visible: ReasoningTask, kind: EvidenceKind | None) -> ReasoningTask:

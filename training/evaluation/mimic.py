@@ -34,8 +34,8 @@ from kedrec_agent.linking import Linker
 from kedrec_agent.patients import PatientInput
 from kedrec_agent.patients.common import find_table, read_table
 from kedrec_agent.patients.mimic import default_mimic_dir, from_mimic, mimic_admissions
-from training.embeddings import graph_files
 from training.evaluation.metrics import average_precision, ddi_rate, latency, mean, set_metrics
+from training.tasks.kg_embedding import graph_files
 
 log = logging.getLogger(__name__)
 

@@ -92,37 +92,38 @@ def _bars(selection: dict[str, Any], path: Path) -> Path:
     return _finish(fig, ax, path)
 
 
-def _rouge_hist(selection: dict[str, Any], path: Path) -> Path | None:
+def _histogram(
+    series: dict[str, list[float]], path: Path, xlabel: str, **options: Any
+) -> Path | None:
+    """Overlaid per-method histograms of tasks (20 bins); ``None`` when no method has data."""
     plt = _pyplot()
-    series = {
-        name: [r["rouge"]["rougeL"] for r in entry["records"] if r.get("rouge")]
-        for name, entry in selection["methods"].items()
-    }
     series = {k: v for k, v in series.items() if v}
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(list(series.values()), bins=20, range=(0, 1), label=list(series), stacked=False)
-    ax.set_xlabel("ROUGE-L F1 against the DrugMechDB rationale")
+    ax.hist(list(series.values()), bins=20, label=list(series), **options)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("tasks")
     return _finish(fig, ax, path)
 
 
+def _rouge_hist(selection: dict[str, Any], path: Path) -> Path | None:
+    series = {
+        name: [r["rouge"]["rougeL"] for r in entry["records"] if r.get("rouge")]
+        for name, entry in selection["methods"].items()
+    }
+    xlabel = "ROUGE-L F1 against the DrugMechDB rationale"
+    return _histogram(series, path, xlabel, range=(0, 1), stacked=False)
+
+
 def _latency_hist(selection: dict[str, Any], path: Path) -> Path | None:
-    plt = _pyplot()
     series = {
         name: [r["seconds"] for r in entry["records"]]
         for name, entry in selection["methods"].items()
         if entry["uses_model"]
     }
-    series = {k: v for k, v in series.items() if v}
-    if not series:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(list(series.values()), bins=20, label=list(series))
-    ax.set_xlabel("seconds per task (model answer; evidence gathered once, not counted)")
-    ax.set_ylabel("tasks")
-    return _finish(fig, ax, path)
+    xlabel = "seconds per task (model answer; evidence gathered once, not counted)"
+    return _histogram(series, path, xlabel)
 
 
 def _calibration_plot(selection: dict[str, Any], path: Path) -> Path | None:
@@ -286,7 +287,8 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
 
     Args:
         results: ``command``, ``versions`` and any of ``exprxrec``, ``indications``,
-            ``mimic``, ``patients`` (as :mod:`training.evaluation.runs` returns them).
+            ``mimic``, ``patients`` (as :mod:`training.evaluation.runs` returns them) and
+            ``vignettes`` (:func:`training.evaluation.vignettes.run_benchmark`).
         out: the output folder.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -323,6 +325,10 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         lines += _mimic_md(results["mimic"])
     if results.get("patients"):
         lines += _patients_md(results["patients"])
+    if results.get("vignettes"):
+        from training.evaluation.vignettes import markdown as vignettes_md
+
+        lines += vignettes_md(results["vignettes"])
     lines += [
         "## Beside the paper (KEDRec-LM, arXiv 2502.20350)",
         "",

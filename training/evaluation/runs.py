@@ -8,20 +8,24 @@ to the command, the data and the model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kedrec_agent.data.bundle import split_files
+from kedrec_agent.reasoning.schema import ReasoningTask
 from training.evaluation.exprxrec import (
-    build_eval_tasks,
-    bundle_split,
-    gather_evidence,
+    cached_visible_tasks,
     lineage_masked,
     run_selection,
     subset,
 )
 from training.evaluation.indications import indication_tasks, run_indications
 from training.evaluation.suite import Harness
-from training.tasks import summarize
+from training.tasks.build import build_tasks
+from training.tasks.files import file_hash
+from training.tasks.schema import Task
+from training.tasks.summary import summarize_tasks
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,8 @@ def exprxrec(
 
     Args:
         harness: the shared set-up.
-        diseases: disease list; default ``splits/diseases_dev.txt``.
+        diseases: disease list; default the bundle's dev split
+            (:func:`~kedrec_agent.data.bundle.split_files`).
         indications: PharmacotherapyDB TSV; default the dev one.
         rationales: DrugMechDB JSONL; default the dev one.
         negatives: negatives per task.
@@ -53,30 +58,28 @@ def exprxrec(
             and descendants (:func:`~training.evaluation.exprxrec.lineage_masked`).
     """
     settings = harness.settings
-    dev = bundle_split(settings, "dev")
-    files = (diseases or dev[0], indications or dev[1], rationales or dev[2])
-    train = settings.data_file("splits/diseases_train.txt")
+    dev = split_files("dev", settings)
+    files = (diseases or dev.diseases, indications or dev.indications, rationales or dev.rationales)
+    train = split_files("train", settings).diseases
     forbidden = [] if files[0].resolve() == train.resolve() else [train]
-    tasks = build_eval_tasks(
-        *files, negatives=negatives, seed=harness.seed, forbidden=forbidden, settings=settings
+    tasks = build_tasks(
+        *files,
+        negatives=negatives,
+        seed=harness.seed,
+        forbidden=forbidden,
+        settings=settings,
+        drop_forbidden=True,
     )
     if mask_lineage:
         tasks = lineage_masked(tasks, harness.kg)
-    visible = gather_evidence(
-        tasks,
-        harness.sources,
-        harness.out / "cache",
-        data=harness.data_version,
-        workers=harness.workers,
-        progress=harness.progress,
-    )
+    visible = _visible(harness, tasks)
     usable = [t for t in tasks if t.task_id in visible]
     picked = {t.task_id for t in subset(usable, limit, harness.seed)}
     methods = harness.baseline_methods()
     if models:
         methods += harness.model_methods(ablations=ablations)
     results = run_selection(usable, visible, methods, model_tasks=picked, progress=harness.progress)
-    summary = summarize(tasks)
+    summary = summarize_tasks(tasks)
     return {
         "inputs": {str(p): h for p, h in zip(files, map(_short_hash, files), strict=True)},
         "data_hash": harness.digest_of(list(files)),
@@ -92,19 +95,9 @@ def exprxrec(
     }
 
 
-def _short_hash(path: Path) -> str:
-    from training.collect import file_hash
-
-    return file_hash(path)[:16]
-
-
-def indications(
-    harness: Harness, file: Path | None = None, *, models: bool = True
-) -> dict[str, Any]:
-    """AUROC / AUPRC on PharmacotherapyDB pairs (default: the dev file)."""
-    path = file or bundle_split(harness.settings, "dev")[1]
-    tasks, labels = indication_tasks(path, harness.settings)
-    visible = gather_evidence(
+def _visible(harness: Harness, tasks: Sequence[Task]) -> dict[str, ReasoningTask]:
+    """The tasks' visible evidence, through the harness's evidence cache."""
+    return cached_visible_tasks(
         tasks,
         harness.sources,
         harness.out / "cache",
@@ -112,6 +105,19 @@ def indications(
         workers=harness.workers,
         progress=harness.progress,
     )
+
+
+def _short_hash(path: Path) -> str:
+    return file_hash(path)[:16]
+
+
+def indications(
+    harness: Harness, file: Path | None = None, *, models: bool = True
+) -> dict[str, Any]:
+    """AUROC / AUPRC on PharmacotherapyDB pairs (default: the dev file)."""
+    path = file or split_files("dev", harness.settings).indications
+    tasks, labels = indication_tasks(path, harness.settings)
+    visible = _visible(harness, tasks)
     methods = harness.baseline_methods()
     if models:
         methods += harness.model_methods(ablations=False)

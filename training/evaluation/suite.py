@@ -23,9 +23,9 @@ from typing import Any
 
 from kedrec_agent import __version__
 from kedrec_agent.config import Settings, get_settings
+from kedrec_agent.data.bundle import split_files
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.reasoning.runtime import ReasoningModel, adapter_path, load_model
-from training.collect import Sources, file_hash
 from training.evaluation.methods import (
     EmbeddingMethod,
     KGPathMethod,
@@ -35,6 +35,8 @@ from training.evaluation.methods import (
     RandomMethod,
     popularity_counts,
 )
+from training.tasks.files import file_hash
+from training.tasks.visible import Sources
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +138,19 @@ class Harness:
 
     @cached_property
     def data_version(self) -> str:
-        """The KG build stamp the agent reads (:func:`~kedrec_agent.agent.answer.data_version`)."""
-        from kedrec_agent.agent.answer import data_version
+        """The KG build stamp the agent reads (:func:`kedrec_agent.kg.build.data_version`)."""
+        from kedrec_agent.kg.build import data_version
 
-        return data_version()
+        return data_version(self.settings)
 
     def popularity(self) -> PopularityMethod:
         """Popularity from the bundle's train split (the files the adapter is trained on)."""
-        indications = self.settings.data_file("eval/pharmacotherapydb/indications_train.tsv")
-        rationales = self.settings.data_file("eval/drugmechdb/paths_train.jsonl")
-        return PopularityMethod(popularity_counts([indications], [rationales]))
+        train = split_files("train", self.settings)
+        return PopularityMethod(popularity_counts([train.indications], [train.rationales]))
 
     def embedding(self) -> EmbeddingMethod:
         """The KG-embedding baseline over the cached drug embedding."""
-        from training.embeddings import DrugEmbedding
+        from training.tasks.kg_embedding import DrugEmbedding
 
         return EmbeddingMethod(DrugEmbedding.build(self.settings), self.kg)
 

@@ -1,10 +1,10 @@
 """Selection accuracy of a reasoning model on expRxRec-style tasks, gold masked.
 
-The quick check behind ``kedrec train evaluate`` (base model vs a distilled adapter, the
-figures that go into the model card). It is the evaluation harness's own code path
-(:mod:`training.evaluation`: the same masked evidence, :class:`~training.evaluation.
-methods.ModelMethod` answering as the reasoning node does), reduced to the counts a model
-card needs; ``kedrec eval`` gives every metric and baseline.
+The quick check behind ``kedrec eval adapter`` (base model vs a distilled adapter, the
+figures that go into the adapter's model card). It is the harness's own code path (the
+same masked evidence and evidence cache, :class:`~training.evaluation.methods.ModelMethod`
+answering as the reasoning node does), reduced to the counts a model card needs;
+``kedrec eval exprxrec`` gives every metric and baseline.
 
 Example:
     >>> report = evaluate_selection(read_tasks(path), sources, limit=100)  # doctest: +SKIP
@@ -18,14 +18,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from kedrec_agent.reasoning.runtime import ReasoningModel
-from training.collect import Sources
-from training.evaluation.exprxrec import gather_evidence, subset
+from training.evaluation.exprxrec import cached_visible_tasks, subset
 from training.evaluation.methods import ModelMethod
-from training.schema import Task
+from training.tasks.schema import Task
+from training.tasks.visible import Sources
 
 
 @dataclass
@@ -58,6 +59,16 @@ class SelectionReport:
             f"{self.abstained / n:.2f}; {self.seconds / n:.2f} s/task"
         )
 
+    def figures(self) -> dict[str, Any]:
+        """The figures recorded in the adapter's model card (rounded)."""
+        return {
+            "accuracy": round(self.accuracy, 4),
+            "tasks": self.tasks,
+            "fallback": self.fallback,
+            "ungrounded": self.ungrounded,
+            "seconds_per_task": round(self.seconds / max(self.tasks, 1), 3),
+        }
+
 
 def evaluate_selection(
     tasks: Sequence[Task],
@@ -79,7 +90,9 @@ def evaluate_selection(
     evidence ranking's choice, as the agent would show it, and is counted separately.
     """
     method = ModelMethod("model", model or sources.model)
-    visible = gather_evidence(tasks, sources, cache_dir, data=data, workers=1, progress=progress)
+    visible = cached_visible_tasks(
+        tasks, sources, cache_dir, data=data, workers=1, progress=progress
+    )
     usable = [t for t in tasks if t.task_id in visible]  # a store error is logged
     report = SelectionReport(unavailable=len(tasks) - len(usable))
     started = time.perf_counter()

@@ -27,6 +27,7 @@ from typing import Any
 import json_repair
 from pydantic import ValidationError
 
+from kedrec_agent.reasoning.gate import rationale_problem, templated_rationale
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import (
@@ -108,6 +109,8 @@ def check_answer(
     known = shown if shown is not None else {e.id for e in task.evidence}
     about = {e.id: e.drugs for e in task.evidence}
     names = {c.id: c.name for c in task.candidates}
+    condition_of = {c.id: c.condition for c in task.candidates}
+    conditions = {e.id: e.name for e in task.patient.conditions}
     removed = 0
     choices: list[Choice] = []
     for raw in answer.choices:
@@ -115,11 +118,22 @@ def check_answer(
         if drug is None or drug in {c.drug_id for c in choices}:
             removed += 1
             continue
+        templated = False
         cited = list(dict.fromkeys(e.strip() for e in raw.evidence))
         kept = [e for e in cited if e in known and (not about[e] or drug in about[e])]
         removed += len(cited) - len(kept)
         if kept:
             rationale, evidence_ids = _dedupe_sentences(raw.rationale), kept
+            problem = rationale_problem(
+                raw.rationale,
+                names[drug],
+                [n for i, n in names.items() if i != drug],
+                conditions.get(condition_of.get(drug) or ""),
+                [n for i, n in conditions.items() if i != condition_of.get(drug)],
+            )
+            if problem is not None:
+                items = [e for e in task.evidence if e.id in kept]
+                rationale, templated = templated_rationale(names[drug], items, problem), True
         else:  # a rationale that cites nothing given is not shown as one
             evidence_ids = [e.id for e in task.evidence if drug in e.drugs and e.id in known]
             if not evidence_ids:  # nothing shown supports this drug: not recommended
@@ -136,6 +150,7 @@ def check_answer(
                 rationale=rationale,
                 evidence_ids=evidence_ids,
                 grounded=bool(kept),
+                templated=templated,
             )
         )
     return choices[: task.max_choices], removed
@@ -187,10 +202,11 @@ def recommendation_from_text(
         return fallback(task, "the model chose no known candidate with evidence", removed)
     return Recommendation(
         choices=choices,
-        # An abstention, or choices that cite nothing given, cannot be confident.
+        # An abstention, or choices that cite nothing given or whose text failed the
+        # sanity gate, cannot be confident.
         confidence=(
             answer.confidence
-            if any(c.grounded for c in choices)
+            if any(c.grounded and not c.templated for c in choices)
             else min(answer.confidence, UNGROUNDED_CONFIDENCE)
         ),
         fallback=False,

@@ -23,7 +23,7 @@ or the name-equivalent of one (same name, or one name's words contained in the o
 1. ``curated``: PharmacotherapyDB ``NOT`` drugs of the disease (a NOT pair that another
    source lists as an indication is dropped and counted as a conflict);
 2. ``hard``: the drugs nearest the positive in the KG embedding
-   (:class:`training.embeddings.DrugEmbedding`, built with no drug-disease edge);
+   (:class:`training.tasks.kg_embedding.DrugEmbedding`, built with no drug-disease edge);
 3. ``random``: drugs that have an embedding, when still short.
 
 Candidates are shuffled by a :class:`random.Random` seeded with the seed and the task id, so
@@ -47,309 +47,48 @@ Example:
     >>> tasks = build_tasks(Path("diseases_train.txt"), Path("indications_train.tsv"),
     ...                     Path("paths_train.jsonl"), forbidden=[Path("diseases_dev.txt")])
     ... # doctest: +SKIP
-    >>> print(summarize(tasks))  # doctest: +SKIP
+    >>> print(summarize_tasks(tasks))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
-
 from kedrec_agent.config import Settings, get_settings
-from kedrec_agent.data.drkg import open_text
-from kedrec_agent.errors import DataMissingError, InvalidInputError
+from kedrec_agent.errors import InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.kg.relations import TREATS
 from kedrec_agent.linking import DiseaseConcept, Linker, get_linker
-from training.embeddings import DrugEmbedding
-from training.schema import Task, TaskCandidate
+from training.tasks.inputs import (
+    DRUG_ID,
+    Rationale,
+    disease_concept,
+    read_diseases,
+    read_indications,
+    read_rationales,
+)
+from training.tasks.kg_embedding import DrugEmbedding
+from training.tasks.schema import Task, TaskCandidate
+from training.tasks.summary import BuildStats, TaskList
 
 log = logging.getLogger(__name__)
 
-_DRUG_ID = re.compile(r"^DB\d{5}$")
-# Any id the KG accepts (DRKG also has odd MeSH keys such as MESH:C or MESH:191900).
-_DISEASE_ID = re.compile(r"^(MESH|DOID):[A-Za-z0-9_.-]+$")
 _WORD = re.compile(r"[a-z0-9]+")
-_CATEGORIES = ("DM", "SYM", "NOT")
 _KG_SOURCES = ("drugbank", "hetionet")  # preferred KG sources, in order; others follow
 _MAX_SHOWN = 5
 
 Kind = Literal["positive", "curated", "hard", "random"]
 
 
-# --- input files ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rationale:
-    """One DrugMechDB path: the drug, the disease, its sentence and its steps."""
-
-    drug: str
-    disease: str
-    text: str | None
-    mechanism: tuple[str, ...]
-    disease_name: str = ""
-
-
-@dataclass(frozen=True)
-class Indication:
-    """One PharmacotherapyDB row: ``DM``, ``SYM`` or ``NOT``."""
-
-    drug: str
-    disease: str
-    category: str
-    disease_name: str
-
-
-def _concept(linker: Linker, disease_id: str) -> DiseaseConcept:
-    """The concept of a disease id, also for DRKG's odd MeSH keys (``MESH:C``, ``MESH:191900``)."""
-    try:
-        return linker.disease(disease_id)
-    except InvalidInputError:
-        if _DISEASE_ID.match(disease_id):
-            return linker.equivalences.concept(disease_id)
-        raise
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line without the newline) of a text file."""
-    if not path.is_file():
-        raise DataMissingError(f"File not found: {path}")
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            yield number, line.rstrip("\r\n")
-
-
-def read_diseases(path: Path, linker: Linker) -> list[DiseaseConcept]:
-    """The diseases of a list file (one DOID/MeSH id a line; ``#`` comments), deduplicated.
-
-    Raises:
-        DataMissingError: the file does not exist.
-        InvalidInputError: a line is not a disease id (file and line named).
-    """
-    seen: dict[str, DiseaseConcept] = {}
-    for number, line in _lines(path):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        try:
-            concept = _concept(linker, text)
-        except InvalidInputError:
-            raise InvalidInputError(
-                f"{path}, line {number}: not a disease id (MESH:… or DOID:…): {text[:80]!r}"
-            ) from None
-        seen.setdefault(concept.canonical, concept)
-    return list(seen.values())
-
-
-def read_indications(path: Path) -> list[Indication]:
-    """PharmacotherapyDB rows (TSV with ``doid_id``, ``drugbank_id``, ``category`` columns).
-
-    The disease is ``doid_id`` (any DOID/MeSH id; ``disease_key`` when ``doid_id`` is
-    absent from the header).
-
-    Rows whose drug is not a ``DB#####`` id (DrugBank salts ``DBSALT…``) are skipped and
-    counted in the log: neither the KG nor the linker knows them.
-
-    Raises:
-        DataMissingError: the file does not exist.
-        InvalidInputError: a missing column, a short row, an empty drug or malformed disease
-            id, or an unknown category (file and line named).
-    """
-    rows: list[Indication] = []
-    lines = _lines(path)
-    header_line = next(lines, None)
-    if header_line is None:
-        raise InvalidInputError(f"{path}: empty file (expected a TSV header)")
-    header = header_line[1].split("\t")
-    disease_col = "doid_id" if "doid_id" in header else "disease_key"
-    missing = [c for c in (disease_col, "drugbank_id", "category") if c not in header]
-    if missing:
-        raise InvalidInputError(f"{path}, line 1: missing column(s) {', '.join(missing)}")
-    where = {name: header.index(name) for name in (disease_col, "drugbank_id", "category")}
-    name_col = header.index("disease") if "disease" in header else None
-    skipped = 0
-    for number, line in lines:
-        if not line.strip():
-            continue
-        cols = line.split("\t")
-        if len(cols) < len(header):
-            raise InvalidInputError(
-                f"{path}, line {number}: expected {len(header)} tab-separated fields, "
-                f"got {len(cols)}: {line[:120]!r}"
-            )
-        drug, disease = cols[where["drugbank_id"]].strip(), cols[where[disease_col]].strip()
-        category = cols[where["category"]].strip()
-        if not _DISEASE_ID.match(disease):
-            raise InvalidInputError(f"{path}, line {number}: not a disease id: {disease[:40]!r}")
-        if category not in _CATEGORIES:
-            raise InvalidInputError(
-                f"{path}, line {number}: category must be DM, SYM or NOT, got {category[:20]!r}"
-            )
-        if not _DRUG_ID.match(drug):
-            if not drug:
-                raise InvalidInputError(f"{path}, line {number}: empty drugbank_id")
-            skipped += 1  # a salt (DBSALT…) or mangled id: no KG drug, no name
-            continue
-        name = cols[name_col].strip() if name_col is not None else ""
-        rows.append(Indication(drug, disease, category, name))
-    if skipped:
-        log.info("skipped %d indication(s) whose drug is not a DrugBank drug id", skipped)
-    return rows
-
-
-def _step(link: object, names: dict[str, str]) -> str:
-    if not isinstance(link, dict):
-        raise TypeError("a link is not an object")
-    source, key, target = (str(link[k]) for k in ("source", "key", "target"))
-    return f"{names.get(source, source)} {key} {names.get(target, target)}"
-
-
-def read_rationales(path: Path) -> list[Rationale]:
-    """DrugMechDB paths, one JSON object a line.
-
-    Fields read: ``drugbank_id``, ``disease_mesh`` (else ``disease_key``),
-    ``rationale_text``, ``nodes`` (``id``, ``name``) and ``links`` (``source``, ``key``,
-    ``target``). Paths whose drug is not a ``DB#####`` id (``DBSALT…``) are skipped and
-    counted in the log.
-
-    Raises:
-        DataMissingError: the file does not exist.
-        InvalidInputError: a line is not such a JSON object (file and line named).
-    """
-    rows: list[Rationale] = []
-    skipped = 0
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise TypeError("not a JSON object")
-            drug = str(record["drugbank_id"])
-            mesh = record.get("disease_mesh")
-            disease = f"MESH:{mesh}" if mesh else str(record["disease_key"])
-            if not _DISEASE_ID.match(disease):
-                raise ValueError(f"not a disease id: {disease[:40]!r}")
-            if not _DRUG_ID.match(drug):
-                skipped += 1  # a salt (DBSALT…) or mangled id: no KG drug, no name
-                continue
-            names = {str(n["id"]): str(n.get("name") or n["id"]) for n in record.get("nodes", [])}
-            steps = tuple(_step(link, names) for link in record.get("links", []))
-            text = record.get("rationale_text")
-            name = str(record.get("disease") or "")
-            rows.append(Rationale(drug, disease, str(text) if text else None, steps, name))
-        except (ValueError, TypeError, KeyError) as exc:
-            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise InvalidInputError(
-                f"{path}, line {number}: not a DrugMechDB path ({detail[:120]})"
-            ) from None
-    if skipped:
-        log.info("skipped %d DrugMechDB path(s) whose drug is not a DrugBank drug id", skipped)
-    return rows
-
-
 def _split_name(diseases: Path) -> str:
     stem = diseases.name.split(".")[0]
     return stem.removeprefix("diseases_") or stem
-
-
-# --- summary -------------------------------------------------------------------------------
-
-
-@dataclass
-class BuildStats:
-    """Counts of one :func:`build_tasks` run that the tasks alone do not show."""
-
-    diseases_listed: int = 0  # distinct concepts of the list (lines naming one concept count once)
-    dropped_forbidden: int = 0
-    skipped_no_positive: int = 0
-    dropped_no_negative: int = 0
-    short_tasks: int = 0
-    curated_conflicts: int = 0
-
-
-class TaskList(list[Task]):
-    """The tasks of :func:`build_tasks`, with the counts of the run in ``stats``."""
-
-    def __init__(self, tasks: Iterable[Task] = (), stats: BuildStats | None = None) -> None:
-        super().__init__(tasks)
-        self.stats = stats
-
-
-@dataclass
-class TaskSummary:
-    """What a task set holds; ``str()`` gives the CLI's report.
-
-    Attributes:
-        tasks: number of tasks.
-        diseases_used: diseases with at least one task.
-        negatives: negatives by kind (``curated``, ``hard``, ``random``).
-        sources: positives by source.
-        with_rationale: tasks with a DrugMechDB rationale.
-        stats: the counts of the build (diseases listed and skipped...), when known.
-    """
-
-    tasks: int
-    diseases_used: int
-    negatives: dict[str, int] = field(default_factory=dict)
-    sources: dict[str, int] = field(default_factory=dict)
-    with_rationale: int = 0
-    stats: BuildStats | None = None
-
-    def __str__(self) -> str:
-        lines = []
-        if self.stats is not None:
-            lines.append(
-                f"diseases: {self.stats.diseases_listed} listed, {self.diseases_used} used, "
-                f"{self.stats.skipped_no_positive} skipped (no nameable positive)"
-                + (
-                    f", {self.stats.dropped_forbidden} left out (in a forbidden list)"
-                    if self.stats.dropped_forbidden
-                    else ""
-                )
-            )
-        else:
-            lines.append(f"diseases used: {self.diseases_used}")
-        lines.append(f"tasks: {self.tasks} ({self.with_rationale} with a DrugMechDB rationale)")
-        if self.stats is not None and (self.stats.dropped_no_negative or self.stats.short_tasks):
-            lines.append(
-                f"tasks dropped (no negative): {self.stats.dropped_no_negative}; "
-                f"with fewer negatives than asked: {self.stats.short_tasks}"
-            )
-        kinds = ", ".join(f"{k} {n}" for k, n in self.negatives.items()) or "none"
-        lines.append(f"negatives: {kinds}")
-        lines.append("positives: " + ", ".join(f"{s} {n}" for s, n in self.sources.items()))
-        return "\n".join(lines)
-
-
-def summarize(tasks: Sequence[Task]) -> TaskSummary:
-    """Counts over a task set (with the build's counts when given a :class:`TaskList`)."""
-    negatives: Counter[str] = Counter()
-    for task in tasks:
-        negatives.update(c.negative for c in task.candidates if c.negative != "positive")
-    sources = Counter(task.source for task in tasks)
-    return TaskSummary(
-        tasks=len(tasks),
-        diseases_used=len({task.disease for task in tasks}),
-        negatives={k: negatives[k] for k in ("curated", "hard", "random") if negatives[k]},
-        sources=dict(sources.most_common()),
-        with_rationale=sum(task.rationale is not None for task in tasks),
-        stats=tasks.stats if isinstance(tasks, TaskList) else None,
-    )
-
-
-# --- building ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -436,7 +175,7 @@ class _Builder:
         disease_ids = set(concept.equivalents)
         for row in rows:
             drug = row.drug.local_id
-            if not _DRUG_ID.match(drug):
+            if not DRUG_ID.match(drug):
                 continue
             indications.add(drug)
             disease_ids.add(row.disease.local_id)
@@ -660,12 +399,12 @@ def build_tasks(
         )
     facts = {c.canonical: _Disease(c) for c in concepts}
     for row in read_rationales(rationales):
-        disease = facts.get(_concept(linker, row.disease).canonical)
+        disease = facts.get(disease_concept(linker, row.disease).canonical)
         if disease is not None:
             disease.rationales.setdefault(row.drug, row)
             disease.names.append(row.disease_name)
     for ind in read_indications(indications):
-        disease = facts.get(_concept(linker, ind.disease).canonical)
+        disease = facts.get(disease_concept(linker, ind.disease).canonical)
         if disease is not None:
             disease.categories.setdefault(ind.drug, set()).add(ind.category)
             disease.names.append(ind.disease_name)
@@ -692,51 +431,4 @@ def build_tasks(
         stats.skipped_no_positive, stats.dropped_no_negative, stats.short_tasks,
         stats.curated_conflicts,
     )  # fmt: skip
-    return tasks
-
-
-# --- JSONL ---------------------------------------------------------------------------------
-
-
-def write_tasks(tasks: Iterable[Task], path: Path) -> Path:
-    """Write tasks as JSONL (one task a line), atomically; returns ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with scratch.open("w", encoding="utf-8") as handle:
-            for task in tasks:
-                handle.write(task.model_dump_json() + "\n")
-        os.replace(scratch, path)
-    finally:
-        scratch.unlink(missing_ok=True)
-    return path
-
-
-def read_tasks(path: Path) -> list[Task]:
-    """Read a tasks JSONL file (blank lines are skipped).
-
-    Raises:
-        DataMissingError: the file does not exist.
-        InvalidInputError: a line is not a valid task, or repeats a task id (file and line
-            named).
-    """
-    tasks: list[Task] = []
-    seen: dict[str, int] = {}
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            task = Task.model_validate_json(line)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first.get("loc", ()))) or "line"
-            raise InvalidInputError(
-                f"{path}, line {number}: not a task ({where}: {first.get('msg', exc)})"
-            ) from None
-        if task.task_id in seen:
-            raise InvalidInputError(
-                f"{path}, line {number}: task {task.task_id!r} repeats line {seen[task.task_id]}"
-            )
-        seen[task.task_id] = number
-        tasks.append(task)
     return tasks

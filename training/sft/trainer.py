@@ -1,26 +1,11 @@
-"""Supervised fine-tuning: teacher traces -> a LoRA adapter for the reasoning model.
+"""The LoRA run: base model, TRL ``SFTTrainer``, checkpoints, and the adapter written.
 
-Each trace becomes one example: the prompt exactly as serving builds it
-(:meth:`Reasoner.prompt <kedrec_agent.reasoning.reasoner.Reasoner.prompt>`: chat template,
-budgeted evidence, the answer prefix) and the teacher's completion followed by the EOS
-token. The loss is on the completion only.
-
-Tokenization is done here, not by TRL, so that the prompt's tokens are exactly the ones
-serving feeds the model: ``add_special_tokens=False``, as :class:`Reasoner` encodes (the
-chat template text already holds any BOS). TRL 1.16's prompt-completion string path calls
-``tokenizer(text=prompt)`` and ``tokenizer(text=prompt + completion)`` with the default
-``add_special_tokens=True``, which prepends a second BOS with tokenizers whose
-post-processor adds one (Llama 3's; SmolLM2's adds none, and for it both ways give the same
-ids), and it starts the completion where the two tokenizations diverge. Here the
-completion (plus EOS) is tokenized on its own and appended, and the examples go to TRL's
-``SFTTrainer`` pre-tokenized as ``input_ids`` plus a ``completion_mask``, which TRL turns
-into ``-100`` labels on the prompt (``completion_only_loss=True``). Examples longer than
-``max_length`` are dropped and counted, never truncated.
-
-The adapter is written in bf16 safetensors with ``adapter_config.json``, a
-``training_report.json`` and a model card, and loads with ``KEDREC_ADAPTER=<folder>``.
-Checkpoints (to resume an interrupted run) go to its ``checkpoints`` sub-folder, which a
-``.gitignore`` there keeps out of git.
+:func:`train_adapter` reads the traces, tokenizes them (:mod:`training.sft.examples`),
+fine-tunes a LoRA adapter on the base model and writes it. The adapter is written in bf16
+safetensors with ``adapter_config.json``, a ``training_report.json`` and a model card
+(:mod:`training.sft.report`), and loads with ``KEDREC_ADAPTER=<folder>``. Checkpoints (to
+resume an interrupted run) go to its ``checkpoints`` sub-folder, which a ``.gitignore``
+there keeps out of git.
 
 Example:
     >>> report = train_adapter(Path("traces.jsonl"), Path("adapters/default"),
@@ -42,17 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
-
-from kedrec_agent.agent.evidence import EVIDENCE_VERSION
 from kedrec_agent.config import Settings, get_settings
-from kedrec_agent.errors import ConfigError, DataMissingError, InvalidInputError, KedrecError
-from kedrec_agent.reasoning.prompts import PROMPT_VERSION
-from kedrec_agent.reasoning.reasoner import Reasoner
+from kedrec_agent.errors import ConfigError, InvalidInputError, KedrecError
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_uncached, model_path
-from training.collect import file_hash
 from training.configs import SFTSettings
-from training.schema import Trace
+from training.sft.examples import build_dataset, read_traces
+from training.sft.report import CHECKPOINTS, SFTReport, write_outputs
+from training.tasks.files import file_hash
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -60,13 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
-"""Sub-folder of the output folder that holds the trainer's checkpoints."""
-
 RUN_FILE = "kedrec-run.json"
 """What a checkpoint folder was made from (data hash, base model, settings)."""
-
-REPORT_FILE = "training_report.json"
 
 MAX_ADAPTER_BYTES = 10 * 1024 * 1024
 """Above this an adapter is too big to commit: a warning is logged."""
@@ -77,95 +53,6 @@ _RESUMABLE_CHANGES = frozenset({"epochs", "max_steps", "logging_steps", "save_st
 
 class OutputError(KedrecError, OSError):
     """The adapter, checkpoints or report cannot be written (permissions, disk full)."""
-
-
-class SFTReport(BaseModel):
-    """What a fine-tuning run did.
-
-    Attributes:
-        examples: examples trained on (after dropping too long ones).
-        dropped: traces dropped for exceeding ``max_length`` tokens.
-        steps: optimizer steps in all, checkpointed runs included.
-        steps_run: optimizer steps taken by this call (fewer when it resumed).
-        resumed_from: the checkpoint this call resumed from, if any.
-        epochs: the epochs trained (fractional when stopped mid-epoch).
-        train_loss_first: the first logged training loss.
-        train_loss_last: the last logged training loss.
-        tokens_per_second: prompt and completion tokens processed by this call per
-            second of training.
-        seconds: wall time of this call's training loop.
-        adapter_dir: where the adapter was written.
-        adapter_bytes: size of the adapter weights file.
-        data_hash: sha256 of the traces file.
-        prompt_version: the prompt the traces (and so the adapter) use.
-        evidence_version: how the agent gathered and worded the evidence in those prompts.
-        base_model: the base checkpoint folder.
-        config: the settings of the run.
-    """
-
-    examples: int
-    dropped: int
-    steps: int
-    steps_run: int
-    resumed_from: str | None = None
-    epochs: float
-    train_loss_first: float | None
-    train_loss_last: float | None
-    tokens_per_second: float
-    seconds: float
-    adapter_dir: Path
-    adapter_bytes: int
-    data_hash: str
-    prompt_version: str = PROMPT_VERSION
-    evidence_version: str = EVIDENCE_VERSION
-    base_model: str
-    config: SFTSettings
-    dev_metrics: dict[str, float] = Field(
-        default_factory=dict, description="filled in by a later evaluation step"
-    )
-
-
-def _validation_problem(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where + ': ' if where else ''}{first['msg']}{more}"
-
-
-def read_traces(path: Path) -> list[Trace]:
-    """The traces of a JSONL file (blank lines skipped), checked against the prompt version.
-
-    Raises:
-        DataMissingError: the file does not exist.
-        InvalidInputError: a line is not a valid trace (the message names the line), a
-            trace was collected with another prompt version, or the file holds no trace.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataMissingError(f"No traces file at {path}.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"Cannot read the traces file {path}: {exc}") from exc
-    traces = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            trace = Trace.model_validate_json(line)
-        except ValidationError as exc:
-            raise InvalidInputError(
-                f"{path}, line {number}: not a valid trace: {_validation_problem(exc)}"
-            ) from None
-        if trace.prompt_version != PROMPT_VERSION:
-            raise InvalidInputError(
-                f"{path}, line {number}: trace {trace.task_id!r} was collected with prompt "
-                f"{trace.prompt_version!r}, but this code's prompt is {PROMPT_VERSION!r}; "
-                "collect the traces again with this version."
-            )
-        traces.append(trace)
-    if not traces:
-        raise InvalidInputError(f"no traces in {path}")
-    return traces
 
 
 def load_base(config: SFTSettings, settings: Settings | None = None) -> ReasoningModel:
@@ -189,54 +76,6 @@ def load_base(config: SFTSettings, settings: Settings | None = None) -> Reasonin
     if model.tokenizer.eos_token is None:
         raise ConfigError(f"The tokenizer of {model.path} has no EOS token to end answers with.")
     return model
-
-
-def encode_example(model: ReasoningModel, trace: Trace) -> dict[str, list[int]]:
-    """One trace as token ids and a completion mask, tokenized as serving tokenizes.
-
-    The prompt is :meth:`Reasoner.prompt` of the trace's task, tokenized without added
-    special tokens (as :class:`Reasoner` does); the completion is the trace's completion
-    plus the EOS token, tokenized on its own and appended.
-
-    Returns:
-        ``input_ids`` (prompt then completion) and ``completion_mask`` (1 on the
-        completion's tokens, EOS included, 0 on the prompt's).
-    """
-    tokenizer = model.tokenizer
-    prompt, _ = Reasoner(model).prompt(trace.reasoning_task)
-    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    completion = trace.completion + str(tokenizer.eos_token)
-    completion_ids = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
-    return {
-        "input_ids": prompt_ids + completion_ids,
-        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
-    }
-
-
-def build_dataset(
-    model: ReasoningModel, traces: list[Trace], max_length: int
-) -> tuple[Dataset, int]:
-    """The tokenized training examples and how many were dropped as too long.
-
-    Raises:
-        InvalidInputError: every example is longer than ``max_length`` tokens.
-    """
-    from datasets import Dataset
-
-    rows = [encode_example(model, trace) for trace in traces]
-    kept = [row for row in rows if len(row["input_ids"]) <= max_length]
-    dropped = len(rows) - len(kept)
-    if dropped:
-        log.warning(
-            "%d of %d traces exceed %d tokens and are dropped", dropped, len(rows), max_length
-        )
-    if not kept:
-        longest = max(len(row["input_ids"]) for row in rows)
-        raise InvalidInputError(
-            f"All {len(rows)} traces exceed max_length={max_length} tokens (the shortest "
-            f"has {min(len(row['input_ids']) for row in rows)}, the longest {longest})."
-        )
-    return Dataset.from_list(kept), dropped
 
 
 @contextlib.contextmanager
@@ -426,54 +265,6 @@ def _losses(trainer: SFTTrainer) -> list[float]:
     return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
 
 
-def model_card(report: SFTReport) -> str:
-    """The adapter's README.md: what it was trained on, how, and how to use it."""
-    config = json.dumps(report.config.model_dump(mode="json"), indent=2)
-
-    def loss(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.4f}"
-
-    if report.dev_metrics:
-        dev = "\n".join(f"- {name}: {value:.4f}" for name, value in report.dev_metrics.items())
-    else:
-        dev = "Not measured yet."
-    return f"""# LoRA adapter for the KEDRec reasoning model
-
-Decision support for clinicians, not a prescription.
-
-- Base model: `{Path(report.base_model).name}` (LLaMA architecture)
-- Prompt version: `{report.prompt_version}` (the adapter must be used with this prompt),
-  evidence `{report.evidence_version}`
-- Configuration: `{report.config.name}`
-- Training data: sha256 `{report.data_hash}`, {report.examples + report.dropped} traces,
-  {report.examples} trained on, {report.dropped} dropped as longer than
-  {report.config.max_length} tokens
-- Optimizer steps: {report.steps} ({report.epochs:.2f} epochs)
-- Train loss: first {loss(report.train_loss_first)}, last {loss(report.train_loss_last)}
-- Throughput: {report.tokens_per_second:.0f} tokens/s; wall time {report.seconds:.0f} s
-- Adapter weights: {report.adapter_bytes / 1e6:.1f} MB (bf16 safetensors)
-
-Use it with `KEDREC_ADAPTER=<this folder>`.
-
-## Dev metrics
-
-{dev}
-
-## Configuration
-
-```json
-{config}
-```
-"""
-
-
-def _write_outputs(out_dir: Path, report: SFTReport) -> None:
-    (out_dir / REPORT_FILE).write_text(report.model_dump_json(indent=2) + "\n")
-    (out_dir / "README.md").write_text(model_card(report))
-    # the adapter folder may be committed; its checkpoints (~30 MB each) must not be
-    (out_dir / ".gitignore").write_text(f"{CHECKPOINTS}/\n")
-
-
 def train_adapter(
     traces: Path,
     out_dir: Path,
@@ -485,7 +276,7 @@ def train_adapter(
     """Fine-tune a LoRA adapter on ``traces`` and write it to ``out_dir``.
 
     Args:
-        traces: the teacher traces (JSONL of :class:`training.schema.Trace`).
+        traces: the teacher traces (JSONL of :class:`training.tasks.schema.Trace`).
         out_dir: where the adapter, ``training_report.json``, the model card and the
             ``checkpoints`` folder go.
         config: the run's settings (see :mod:`training.configs`).
@@ -551,22 +342,7 @@ def train_adapter(
             base_model=str(model.path),
             config=config,
         )
-        _write_outputs(out_dir, report)
+        write_outputs(out_dir, report)
     except OSError as exc:
         raise OutputError(f"Cannot write the adapter to {out_dir}: {exc}") from exc
     return report
-
-
-__all__ = [
-    "OutputError",
-    "SFTReport",
-    "build_dataset",
-    "encode_example",
-    "file_hash",
-    "load_base",
-    "make_trainer",
-    "model_card",
-    "optimizer_steps",
-    "read_traces",
-    "train_adapter",
-]

@@ -1,0 +1,115 @@
+"""Drug classes for the ranker: pharmacologic classes and ATC codes from the bundle's safety/.
+
+Two optional tables (``KEDREC_DATA_DIR/safety/``), read once per process:
+
+* ``drugcentral2016_pharmacologic_classes.tsv``: FDA established pharmacologic class (EPC)
+  and mechanism of action (MoA) of each DrugBank drug (the broad MeSH / ChEBI roles are
+  not used: "Anti-Bacterial Agents" groups too much to tell drugs apart);
+* ``atc_drugbank42.tsv``: WHO ATC codes, kept at level 4 (chemical subgroup, ``B01AE``).
+
+A bundle without them (a user's own) gives empty tables: every class feature is then 0,
+never an error.
+
+Example:
+    >>> tables = DrugTables.from_settings()  # doctest: +SKIP
+    >>> sorted(tables.classes_of("DB00001"))[:2]  # doctest: +SKIP
+    ['ATC:B01AE', 'EPC:N0000175518']
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kedrec_agent.config import Settings, get_settings
+from kedrec_agent.data.drkg import open_text
+from kedrec_agent.errors import DataMissingError
+
+log = logging.getLogger(__name__)
+
+PHARMACOLOGIC_CLASSES = "safety/drugcentral2016_pharmacologic_classes.tsv"
+ATC_CODES = "safety/atc_drugbank42.tsv"
+CLASS_TYPES = ("EPC", "MoA")
+"""DrugCentral class types kept (FDA established pharmacologic class, mechanism of action)."""
+ATC_LEVEL4 = 5
+"""Characters of an ATC code at level 4 (chemical subgroup): ``B01AE`` of ``B01AE02``."""
+MAX_CLASS_SIZE = 60
+"""Classes with more drugs than this are too broad to say anything and are ignored."""
+
+
+@dataclass(frozen=True)
+class DrugTables:
+    """Each drug's classes (``EPC:…``, ``MoA:…``, ``ATC:B01AE``) and each class's drugs."""
+
+    classes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str]]) -> DrugTables:
+        """Build from (DrugBank id, class) pairs; classes over :data:`MAX_CLASS_SIZE` dropped."""
+        members: dict[str, set[str]] = {}
+        for drug, klass in rows:
+            members.setdefault(klass, set()).add(drug)
+        kept = {k: frozenset(v) for k, v in members.items() if len(v) <= MAX_CLASS_SIZE}
+        classes: dict[str, set[str]] = {}
+        for klass, drugs in kept.items():
+            for drug in drugs:
+                classes.setdefault(drug, set()).add(klass)
+        return cls({d: frozenset(c) for d, c in classes.items()}, kept)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> DrugTables:
+        """The bundle's tables, read once per data folder; empty where a file is missing."""
+        settings = settings or get_settings()
+        with _LOCK:
+            if settings.data_dir not in _CACHE:
+                _CACHE[settings.data_dir] = cls.from_rows(_rows(settings))
+            return _CACHE[settings.data_dir]
+
+    def classes_of(self, drug_id: str) -> frozenset[str]:
+        """The drug's classes (empty when it has none or the tables are missing)."""
+        return self.classes.get(drug_id, frozenset())
+
+    def classmates(self, drug_id: str) -> frozenset[str]:
+        """The other drugs sharing at least one class with ``drug_id``."""
+        mates: set[str] = set()
+        for klass in self.classes_of(drug_id):
+            mates |= self.members[klass]
+        mates.discard(drug_id)
+        return frozenset(mates)
+
+
+_CACHE: dict[Path, DrugTables] = {}
+_LOCK = threading.Lock()
+
+
+def _optional(settings: Settings, relative: str) -> Path | None:
+    try:
+        return settings.data_file(relative)
+    except DataMissingError as exc:
+        log.warning("drug classes unavailable for the ranker (feature set to 0): %s", exc)
+        return None
+
+
+def _rows(settings: Settings) -> list[tuple[str, str]]:
+    """(DrugBank id, class) pairs from whichever of the two tables exist."""
+    rows: list[tuple[str, str]] = []
+    path = _optional(settings, PHARMACOLOGIC_CLASSES)
+    if path is not None:
+        with open_text(path) as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                kind = row.get("class_type") or ""
+                if row.get("class_source") == "FDA" and kind in CLASS_TYPES and row.get("class_id"):
+                    rows.append((row.get("drugbank_id") or "", f"{kind}:{row['class_id']}"))
+    path = _optional(settings, ATC_CODES)
+    if path is not None:
+        with open_text(path) as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                code = (row.get("atc_code") or "").strip()
+                if len(code) >= ATC_LEVEL4:
+                    rows.append((row.get("drugbank_id") or "", f"ATC:{code[:ATC_LEVEL4]}"))
+    return [(drug, klass) for drug, klass in rows if drug.startswith("DB")]

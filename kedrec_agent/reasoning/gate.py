@@ -1,0 +1,81 @@
+"""The sanity gate of a model rationale: shown only if it reads as an explanation.
+
+A rationale fails when it does not name the chosen drug, repeats a sentence (a looping
+model), names another candidate drug where a condition belongs ("Folic acid is the
+best-supported candidate for Azacitidine"), names a condition of the patient other than the
+one the drug is chosen for and not its own, or runs past :data:`MAX_CHARS`. A failed
+rationale is replaced by a summary templated from the cited evidence, said to be one.
+
+Example:
+    >>> rationale_problem("Metformin lowers glucose.", "Metformin", [], "Type 2 diabetes", [])
+    >>> rationale_problem("It works.", "Metformin", [], "Type 2 diabetes", [])
+    'it does not name Metformin'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from kedrec_agent.reasoning.schema import Evidence
+
+MAX_CHARS = 800
+"""Longest rationale shown (a longer one is a runaway generation)."""
+
+_FOR = re.compile(r"\bcandidate for ([^.;:,()]+)", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two names are the same or one contains the other (word-normalised)."""
+    x, y = _norm(a), _norm(b)
+    return bool(x and y) and (x == y or f" {x} " in f" {y} " or f" {y} " in f" {x} ")
+
+
+def rationale_problem(
+    rationale: str,
+    drug: str,
+    other_drugs: Sequence[str],
+    condition: str | None,
+    other_conditions: Sequence[str],
+) -> str | None:
+    """Why ``rationale`` fails the gate, or ``None`` when it passes.
+
+    Args:
+        rationale: the model's text for its choice.
+        drug: the chosen drug's name.
+        other_drugs: the names of the other candidates.
+        condition: the name of the condition the drug is chosen for (None: unknown).
+        other_conditions: the names of the patient's other conditions.
+    """
+    text = " ".join(rationale.split())
+    if len(text) > MAX_CHARS:
+        return f"it is longer than {MAX_CHARS} characters"
+    if not _same(drug, text) and _norm(drug) not in _norm(text):
+        return f"it does not name {drug}"
+    sentences = [s for s in _SENTENCE.split(text) if s]
+    if len(set(sentences)) < len(sentences):
+        return "it repeats a sentence"
+    for target in _FOR.findall(text):
+        if any(_same(target, other) for other in [drug, *other_drugs]):
+            return f"it names a drug ({target.strip()}) where a condition belongs"
+        if condition and not _same(target, condition):
+            return f"it names {target.strip()} instead of {condition}"
+    mentioned = [c for c in other_conditions if _norm(c) and _norm(c) in _norm(text)]
+    if condition and mentioned and _norm(condition) not in _norm(text):
+        return f"it names {mentioned[0]} instead of {condition}"
+    return None
+
+
+def templated_rationale(drug: str, evidence: Sequence[Evidence], problem: str) -> str:
+    """A rationale composed from the evidence items (strongest first), said to be one."""
+    strongest = sorted(evidence, key=lambda e: -e.priority)[:2]
+    facts = " ".join(" ".join(e.text.split()) for e in strongest)
+    return (
+        f"Evidence summary for {drug} (templated: the model's text was not shown because "
+        f"{problem}): {facts}"
+    )

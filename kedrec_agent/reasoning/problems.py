@@ -1,0 +1,57 @@
+"""Problem-oriented reasoning: one answer per condition, merged into one recommendation.
+
+A patient with several conditions gets options for each: the task is split by condition
+(each sub-task has that condition's candidates and their evidence, renumbered from E1, as
+the model was trained on single-disease tasks), answered on its own, and the choices are
+tagged with their condition and mapped back to the whole task's evidence ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from kedrec_agent.reasoning.schema import Choice, ReasoningTask, Recommendation
+
+_EVIDENCE_ID = re.compile(r"\bE(\d+)\b")
+
+
+def conditions_of(task: ReasoningTask) -> list[str]:
+    """The conditions the task's candidates are proposed for, in candidate order."""
+    return list(dict.fromkeys(c.condition for c in task.candidates if c.condition))
+
+
+def _mapped(choice: Choice, back: dict[str, str], condition: str) -> Choice:
+    rationale = _EVIDENCE_ID.sub(lambda m: back.get(m.group(0), m.group(0)), choice.rationale)
+    return choice.model_copy(
+        update={
+            "evidence_ids": [back[i] for i in choice.evidence_ids if i in back],
+            "rationale": rationale,
+            "condition": condition,
+        }
+    )
+
+
+def recommend_per_condition(
+    task: ReasoningTask, answer: Callable[[ReasoningTask], Recommendation]
+) -> Recommendation:
+    """``answer`` applied to each condition's sub-task, merged.
+
+    The merged confidence is the lowest of the conditions' (the answer is only as sure as
+    its weakest part); it is a fallback when any part is, with each part's problem. A task
+    whose candidates carry no condition is answered whole.
+    """
+    conditions = conditions_of(task)
+    if not conditions:
+        return answer(task)
+    parts = [(c, *task.for_condition(c)) for c in conditions]
+    answers = [(condition, back, answer(sub)) for condition, sub, back in parts]
+    problems = [r.problem for _, _, r in answers if r.problem]
+    return Recommendation(
+        choices=[_mapped(c, back, cond) for cond, back, r in answers for c in r.choices],
+        confidence=min(r.confidence for _, _, r in answers),
+        fallback=any(r.fallback for _, _, r in answers),
+        removed_ids=sum(r.removed_ids for _, _, r in answers),
+        prompt_version=answers[0][2].prompt_version,
+        problem="; ".join(problems) or None,
+    )

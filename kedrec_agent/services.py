@@ -1,0 +1,134 @@
+"""The stores and the model a graph uses, handed to it as one object.
+
+Each service opens from the settings on first use and is kept for the process; a failed
+open raises and is tried again on the next use. A test or a user swaps one object:
+pass ready instances (or an exception, for a service that is down) to :class:`Services`
+and the graph to ``build_graph(services=...)``.
+
+Example:
+    >>> from kedrec_agent.errors import ConfigError
+    >>> services = Services(model=ConfigError("no model on this machine"))
+    >>> services.model()
+    Traceback (most recent call last):
+    ...
+    kedrec_agent.errors.ConfigError: no model on this machine
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from kedrec_agent.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+    from kedrec_agent.linking.linker import Linker
+    from kedrec_agent.literature.search import LiteratureSearch
+    from kedrec_agent.reasoning.runtime import ReasoningModel
+    from kedrec_agent.safety.classes import DrugClasses
+    from kedrec_agent.safety.severity import SeverityTable
+
+T = TypeVar("T")
+
+
+class Services:
+    """The linker, knowledge graph, literature search, reasoning model and drug classes.
+
+    Args:
+        settings: where the services open from (default: the environment's settings).
+        linker: the entity linker.
+        kg: the knowledge graph.
+        literature: the literature search.
+        model: the reasoning model.
+        drug_classes: the MeSH drug classes (allergy cross-checks).
+        severities: the drug-drug interaction severities.
+        data_version: the data version recorded in answers.
+
+    Each service argument is a ready instance, an exception (the service is unavailable:
+    using it raises that exception), or None (opened from ``settings`` on first use).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        linker: Linker | Exception | None = None,
+        kg: KnowledgeGraph | Exception | None = None,
+        literature: LiteratureSearch | Exception | None = None,
+        model: ReasoningModel | Exception | None = None,
+        drug_classes: DrugClasses | Exception | None = None,
+        severities: SeverityTable | Exception | None = None,
+        data_version: str | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        given = {
+            "linker": linker,
+            "kg": kg,
+            "literature": literature,
+            "model": model,
+            "drug_classes": drug_classes,
+            "severities": severities,
+            "data_version": data_version,
+        }
+        self._ready: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        self._lock = threading.Lock()
+
+    def _get(self, name: str, open_: Callable[[Settings], T]) -> T:
+        with self._lock:
+            if name not in self._ready:
+                self._ready[name] = open_(self.settings)  # raises: retried on the next use
+            found = self._ready[name]
+        if isinstance(found, Exception):
+            raise found
+        return cast(T, found)
+
+    def linker(self) -> Linker:
+        """The entity linker (names and codes -> ids, ids -> names)."""
+        from kedrec_agent.linking.linker import get_linker
+
+        return self._get("linker", get_linker)
+
+    def kg(self) -> KnowledgeGraph:
+        """The knowledge graph (local store or remote SPARQL endpoint)."""
+        from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+
+        return self._get("kg", KnowledgeGraph.from_settings)
+
+    def literature(self) -> LiteratureSearch:
+        """The literature search (Postgres with pgvector)."""
+        from kedrec_agent.literature.search import LiteratureSearch
+
+        return self._get("literature", LiteratureSearch.from_settings)
+
+    def model(self) -> ReasoningModel:
+        """The reasoning model (with its LoRA adapter, if any)."""
+        from kedrec_agent.reasoning.runtime import load_model
+
+        return self._get("model", load_model)
+
+    def drug_classes(self) -> DrugClasses:
+        """The MeSH drug classes."""
+        from kedrec_agent.safety.classes import DrugClasses
+
+        return self._get("drug_classes", DrugClasses.from_settings)
+
+    def severities(self) -> SeverityTable:
+        """The drug-drug interaction severities (empty when the bundle has none)."""
+        from kedrec_agent.safety.severity import SeverityTable
+
+        return self._get("severities", SeverityTable.from_settings)
+
+    def data_version(self) -> str:
+        """The data version of answers (see :func:`kedrec_agent.kg.build.data_version`)."""
+        from kedrec_agent.kg.build import data_version
+
+        return self._get("data_version", data_version)
+
+
+@cache
+def default_services() -> Services:
+    """The process-wide services of the environment's settings."""
+    return Services()

@@ -1,0 +1,79 @@
+"""Candidate generation: every indicated drug is considered, and no order comes from names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedrec_agent.kg.evidence import gather_evidence
+from kedrec_agent.kg.models import DrugIndication, Edge, Entity, MechanismCandidate
+
+DISEASE = "MESH:D003924"
+TREATS, CTD = "DRUGBANK::treats::Compound:Disease", "Hetionet::CtD::Compound:Disease"
+
+
+class StubGraph:
+    """A graph answering the queries candidate generation makes, from fixed rows."""
+
+    def __init__(self, indications: dict[str, tuple[str, list[str]]], mechanism: list[str]):
+        self.indications = indications  # drug id -> (label, relations)
+        self.mechanism = mechanism
+        self.path_queries: list[str] = []
+
+    def drugs_for_disease(self, disease: str) -> list[DrugIndication]:
+        return [
+            DrugIndication(
+                drug=Entity(id=f"Compound::{d}", label=label),
+                disease=Entity(id=f"Disease::{disease}"),
+                relation=rel,
+                category="treats",
+                edges=[Edge(head=f"Compound::{d}", relation=rel, tail=f"Disease::{disease}")],
+            )
+            for d, (label, rels) in self.indications.items()
+            for rel in rels
+        ]
+
+    def drugs_targeting_disease_genes(self, disease: str, limit: int) -> list[MechanismCandidate]:
+        return [
+            MechanismCandidate(drug=Entity(id=f"Compound::{d}", label=d), shared_genes=2)
+            for d in self.mechanism[:limit]
+        ]
+
+    def mechanism_paths(self, drug: str, disease: str, limit: int) -> list[Any]:
+        self.path_queries.append(drug)
+        return []
+
+    def related_indications(self, drug: str, disease: str) -> list[Any]:
+        return []
+
+    def interactions_among(self, drugs: list[str]) -> list[Any]:
+        return []
+
+
+def _ids(graph: StubGraph, **kwargs: Any) -> list[str]:
+    evidence = gather_evidence(graph, [DISEASE], kwargs.pop("meds", []), **kwargs)  # type: ignore[arg-type]
+    return [c.drug.local_id for c in evidence.candidates]
+
+
+def test_every_indicated_drug_is_considered_and_names_never_order() -> None:
+    # 30 drugs with one source each, listed alphabetically; the established one comes last.
+    many = {f"DB{n:05d}": (f"Aaa drug {n}", [TREATS]) for n in range(1, 31)}
+    many["DB00331"] = ("Metformin", [TREATS, CTD])
+    graph = StubGraph(many, mechanism=["DB09999"])
+    assert _ids(graph, top_k=3)[0] == "DB00331"  # two sources beat one, whatever the name
+    mentions = {DISEASE: {"DB00030": 40, "DB00025": 3}}
+    top = _ids(graph, top_k=3, mentions=mentions)
+    assert top[:3] == ["DB00331", "DB00030", "DB00025"]  # then literature co-mentions
+    renamed = StubGraph({d: (f"Zz {label}", rels) for d, (label, rels) in many.items()}, [])
+    assert _ids(renamed, top_k=3, mentions=mentions) == top  # labels play no part
+    assert len(graph.path_queries) <= 2 * 3 * 2  # paths only for the shortlists
+
+
+def test_mechanism_candidates_join_and_a_treating_medication_is_kept() -> None:
+    graph = StubGraph({"DB00331": ("Metformin", [TREATS]), "DB01016": ("Glibenclamide", [TREATS])},
+                      mechanism=["DB09999"])  # fmt: skip
+    assert _ids(graph, top_k=5) == ["DB00331", "DB01016", "DB09999"]  # indications first
+    kept = gather_evidence(graph, [DISEASE], ["DB01016"], top_k=1)  # type: ignore[arg-type]
+    assert [(c.drug.local_id, c.already_taking) for c in kept.candidates] == [
+        ("DB00331", False),
+        ("DB01016", True),  # beyond top_k, but it tells that the condition is treated
+    ]

@@ -1,0 +1,83 @@
+"""The rationale sanity gate: what a clinician must never be shown as an explanation."""
+
+from __future__ import annotations
+
+import pytest
+
+from kedrec_agent.reasoning.gate import MAX_CHARS, rationale_problem, templated_rationale
+from kedrec_agent.reasoning.output import recommendation_from_text
+from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    EntityRef,
+    Evidence,
+    PatientView,
+    ReasoningTask,
+)
+
+OTHERS = ["Azacitidine", "Cyanocobalamin"]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Folic acid is the best-supported candidate for Azacitidine.", "names a drug"),
+        ("It is the best-supported candidate for Anemia.", "does not name Folic acid"),
+        ("Folic acid treats anemia. Folic acid treats anemia.", "repeats a sentence"),
+        ("Folic acid is the best-supported candidate for Hypertension.", "instead of Anemia"),
+        ("Folic acid lowers blood pressure in hypertension.", "names Hypertension instead"),
+        ("Folic acid " + "helps " * MAX_CHARS, "longer than"),
+    ],
+)
+def test_failing_rationales(text: str, why: str) -> None:
+    problem = rationale_problem(text, "Folic acid", OTHERS, "Anemia", ["Hypertension"])
+    assert problem is not None and why in problem
+
+
+def test_passing_rationales() -> None:
+    for text in (
+        "Folic acid is the best-supported candidate for Anemia.",
+        "Folic acid treats megaloblastic anemia (E1), a form of anemia.",
+        "Folic acid replaces the folate the patient lacks; cyanocobalamin is weaker here.",
+    ):
+        assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", ["Hypertension"]) is None
+
+
+def test_a_failed_rationale_is_replaced_by_a_marked_summary_at_low_confidence() -> None:
+    task = ReasoningTask(
+        patient=PatientView(
+            conditions=[
+                EntityRef(id="MESH:D000740", name="Anemia"),
+                EntityRef(id="MESH:D006973", name="Hypertension"),
+            ]
+        ),
+        candidates=[
+            Candidate(id="DB00158", name="Folic acid", condition="MESH:D000740"),
+            Candidate(id="DB00001", name="Azacitidine", condition="MESH:D000740"),
+        ],
+        evidence=[
+            Evidence(id="E1", kind="kg", text="Folic acid treats Anemia.", drugs=["DB00158"],
+                     priority=3.0),
+        ],
+    )  # fmt: skip
+    bad = '"DB00158", "rationale": "Folic acid is the best-supported candidate for ' \
+        'Azacitidine.", "evidence": ["E1"]}], "confidence": 0.9}'  # fmt: skip
+    rec = recommendation_from_text(ANSWER_PREFIX + bad, task)
+    (choice,) = rec.choices
+    assert choice.templated and choice.grounded and choice.evidence_ids == ["E1"]
+    assert "candidate for Azacitidine" not in choice.rationale
+    assert "Folic acid treats Anemia." in choice.rationale
+    assert choice.rationale.startswith("Evidence summary for Folic acid (templated")
+    assert rec.confidence <= 0.3  # never shown with a high confidence
+    good = bad.replace("is the best-supported candidate for Azacitidine", "treats anemia")
+    rec = recommendation_from_text(ANSWER_PREFIX + good, task)
+    assert not rec.choices[0].templated and rec.confidence == 0.9
+
+
+def test_templated_rationale_uses_the_strongest_items() -> None:
+    items = [
+        Evidence(id="E1", kind="literature", text="A passage.", drugs=["D"], priority=1.2),
+        Evidence(id="E2", kind="kg", text="D treats X.", drugs=["D"], priority=3.0),
+    ]
+    text = templated_rationale("D", items, "it repeats a sentence")
+    assert text.index("D treats X.") < text.index("A passage.")

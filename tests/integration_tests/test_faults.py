@@ -58,7 +58,7 @@ from tests.tiny_llama import write_tiny_llama
 
 pytestmark = pytest.mark.integration
 LIT = Path(__file__).resolve().parents[1] / "fixtures" / "literature"
-NOTE = "68-year-old woman with type 2 diabetes on metformin"
+NOTE = "68-year-old woman with type 2 diabetes on warfarin"
 WRITES = (
     "INSERT INTO documents (source, external_id, chunks) VALUES ('user', 'x', 1)",
     "UPDATE passages SET title = 'changed'",

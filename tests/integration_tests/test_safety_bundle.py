@@ -37,9 +37,11 @@ def test_penicillin_allergy_withholds_penicillins_only(bundle_settings: Settings
 def test_graph_reports_safety_findings_and_keeps_no_vetoed_drug() -> None:
     from graphs.kedrec import graph
 
-    output = graph.invoke({"patient": "55-year-old man with hypertension on lisinopril"})
+    output = graph.invoke({"patient": "55-year-old man with hypertension and gout on lisinopril"})
     result = output["result"]
     assert not result["abstained"], result["reason"]
+    status = {c["condition"]["name"]: c["status"] for c in result["conditions"]}
+    assert status == {"Hypertension": "treated", "Gout": "options"}
     vetoed = {w["drug_id"] for w in result["warnings"] if w["severity"] == "veto"}
     chosen = {r["drug_id"] for r in result["recommendations"]}
     assert not vetoed & chosen

@@ -315,10 +315,19 @@ def run_mimic(
 
 
 def agent_recommender(**settings: Any) -> Recommender:
-    """The agent (:func:`kedrec_agent.api.recommend`) with the given Context settings."""
+    """The agent (:func:`kedrec_agent.api.recommend`) with the given Context settings.
+
+    The agent answers per condition (``max_choices`` each); the admission's set keeps at
+    most ``max_choices`` drugs in all, taken in turn from each condition's options.
+    """
     from kedrec_agent.api import recommend
 
+    limit = int(settings.get("max_choices", 3))
+
     def answer(patient: PatientInput) -> AgentResult:
-        return recommend(patient, **settings)
+        result = recommend(patient, **settings)
+        groups = [drugs for _, drugs in result.grouped()]
+        turns = [d for i in range(limit) for drugs in groups if i < len(drugs) for d in [drugs[i]]]
+        return result.model_copy(update={"recommendations": turns[:limit]})
 
     return answer

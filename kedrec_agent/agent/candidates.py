@@ -29,7 +29,7 @@ def usable_candidates(
         name_of: display name of an id.
         classes: the MeSH drug classes.
     """
-    treated = {c.condition for c in evidence.candidates if c.already_taking and c.edges}
+    treated = evidence.treated()
     kept, vetoes = [], {}
     for cand in evidence.candidates:
         drug = cand.drug.local_id

@@ -144,11 +144,7 @@ def _per_condition(
 ) -> list[ConditionAnswer]:
     """Each linked condition's options, or why it has none."""
     evidence = KGEvidence.model_validate(state.evidence) if state.evidence else None
-    treated: dict[str, list[str]] = {}
-    for cand in evidence.candidates if evidence else []:
-        if cand.already_taking and cand.edges:
-            name = cand.drug.label or cand.drug.local_id
-            treated.setdefault(cand.condition, []).append(name)
+    treated = evidence.treated() if evidence else {}
     chosen = (
         Recommendation.model_validate(state.model_recommendation).choices
         if (state.model_recommendation)

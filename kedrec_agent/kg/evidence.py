@@ -56,6 +56,15 @@ class KGEvidence(BaseModel):
         description="True when the candidates are in the clinical order of candidate_order",
     )
 
+    def treated(self) -> dict[str, list[str]]:
+        """Per condition, the current medications indicated for it (their names)."""
+        found: dict[str, list[str]] = {}
+        for cand in self.candidates:
+            if cand.already_taking and cand.edges:
+                name = cand.drug.label or cand.drug.local_id
+                found.setdefault(cand.condition, []).append(name)
+        return found
+
 
 def gather_evidence(
     kg: KnowledgeGraph,

@@ -28,7 +28,7 @@ from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import get_linker
 
 MEDICATIONS = ("warfarin", "metformin", "lisinopril", "atorvastatin", "omeprazole", "aspirin")
-STAGES = ("link", "kg_evidence", "literature", "reason", "safety", "answer")
+STAGES = ("link", "kg_evidence", "literature", "rank", "reason", "safety", "answer")
 
 
 def patients(n: int, seed: int = 0) -> list[str]:

@@ -389,13 +389,18 @@ def _print_result(result: Any) -> None:
             out.print(f"[bold]{escape(answer.condition.name)}[/bold]: {escape(answer.reason)}")
             continue
         if answer is not None:
-            out.print(f"[bold]{escape(answer.condition.name)}[/bold]:", highlight=False)
+            sure = f" (confidence {answer.confidence:.2f})" if answer.confidence is not None else ""
+            out.print(f"[bold]{escape(answer.condition.name)}[/bold]:{sure}", highlight=False)
         for drug in drugs:
             cites = [references.setdefault(e.id, len(references) + 1) for e in drug.evidence]
+            score = (
+                f"ranker probability {drug.probability:.2f}"
+                if drug.probability is not None
+                else f"evidence score {drug.score:.2f}"
+            )
             out.print(
-                f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, evidence "
-                f"score {drug.score:.2f}): {escape(drug.rationale)} "
-                + escape("".join(f"[{n}]" for n in cites)),
+                f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, {score}): "
+                f"{escape(drug.rationale)} " + escape("".join(f"[{n}]" for n in cites)),
                 highlight=False,
             )
     if result.abstained:
@@ -405,13 +410,21 @@ def _print_result(result: Any) -> None:
         item = items[eid]
         source = item.citation or "knowledge graph"
         out.print(f"  [{number}] {source}: {item.text[:200]}", highlight=False, markup=False)
-    how = "ranked by evidence: the model's answer was unusable" if result.fallback else "model"
+    how = _confidence_source(result)
     out.print(
         f"confidence {result.confidence or 0:.2f} ({how}"
         f"{', LOW' if result.low_confidence else ''}); model {result.versions.model}; "
         f"data {result.versions.data}",
         highlight=False,
     )
+
+
+def _confidence_source(result: Any) -> str:
+    """Where the answer's confidence and order come from, in words."""
+    ranker = any(d.probability is not None for d in result.recommendations)
+    if result.fallback:
+        return "ranked by the evidence ranker: the model's answer was unusable"
+    return "learned ranker's calibrated probability; model explains" if ranker else "model"
 
 
 def _add_plugins() -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
     from kedrec_agent.linking.linker import Linker
     from kedrec_agent.literature.search import LiteratureSearch
+    from kedrec_agent.ranking.model import Ranker
+    from kedrec_agent.ranking.tables import DrugTables
     from kedrec_agent.reasoning.runtime import ReasoningModel
     from kedrec_agent.safety.classes import DrugClasses
     from kedrec_agent.safety.severity import SeverityTable
@@ -35,7 +37,7 @@ T = TypeVar("T")
 
 
 class Services:
-    """The linker, knowledge graph, literature search, reasoning model and drug classes.
+    """The linker, knowledge graph, literature search, ranker, reasoning model, drug tables.
 
     Args:
         settings: where the services open from (default: the environment's settings).
@@ -43,6 +45,8 @@ class Services:
         kg: the knowledge graph.
         literature: the literature search.
         model: the reasoning model.
+        ranker: the learned candidate ranker.
+        drug_tables: the pharmacologic classes and ATC codes of drugs (the ranker's).
         drug_classes: the MeSH drug classes (allergy cross-checks).
         severities: the drug-drug interaction severities.
         data_version: the data version recorded in answers.
@@ -59,6 +63,8 @@ class Services:
         kg: KnowledgeGraph | Exception | None = None,
         literature: LiteratureSearch | Exception | None = None,
         model: ReasoningModel | Exception | None = None,
+        ranker: Ranker | Exception | None = None,
+        drug_tables: DrugTables | Exception | None = None,
         drug_classes: DrugClasses | Exception | None = None,
         severities: SeverityTable | Exception | None = None,
         data_version: str | None = None,
@@ -69,6 +75,8 @@ class Services:
             "kg": kg,
             "literature": literature,
             "model": model,
+            "ranker": ranker,
+            "drug_tables": drug_tables,
             "drug_classes": drug_classes,
             "severities": severities,
             "data_version": data_version,
@@ -108,6 +116,18 @@ class Services:
         from kedrec_agent.reasoning.runtime import load_model
 
         return self._get("model", load_model)
+
+    def ranker(self) -> Ranker:
+        """The learned candidate ranker (the artifact shipped in the package)."""
+        from kedrec_agent.ranking.model import load_ranker
+
+        return self._get("ranker", lambda _settings: load_ranker())
+
+    def drug_tables(self) -> DrugTables:
+        """Pharmacologic classes and ATC codes (empty where the bundle lacks them)."""
+        from kedrec_agent.ranking.tables import DrugTables
+
+        return self._get("drug_tables", DrugTables.from_settings)
 
     def drug_classes(self) -> DrugClasses:
         """The MeSH drug classes."""

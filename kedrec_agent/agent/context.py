@@ -24,6 +24,10 @@ class Context:
     literature_k: int = 2
     """Literature passages kept per candidate (drug, condition) pair."""
 
+    ranker: bool = True
+    """Order and score the candidates with the learned ranker (off: the graph's clinical
+    order; the answer's confidence is then the model's own)."""
+
     max_choices: int = 3
     """Drugs the reasoning model may recommend."""
 

@@ -10,7 +10,7 @@ worded changes (evaluation caches and traces record it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
@@ -57,6 +57,35 @@ def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | Non
     return text, 2.0 + 0.9 * best.score + bonus
 
 
+def pair_passages(
+    hits: Mapping[str, Sequence[Hit]], kg: KGEvidence, same: Callable[[str, str], bool]
+) -> dict[str, list[Hit]]:
+    """Per candidate, only the passages about it *and* its condition.
+
+    A passage is evidence for (drug, condition) when its entity annotations name the drug
+    and the condition (or an equivalent, by ``same``); one naming only the drug says
+    nothing about the pair, and is not shown.
+
+    Args:
+        hits: the passages found per candidate DrugBank id.
+        kg: the candidates (each with the condition it is proposed for).
+        same: whether a disease id a passage names is the candidate's condition (its
+            DOID/MeSH equivalents count).
+    """
+    conditions: dict[str, list[str]] = {}
+    for cand in kg.candidates:
+        conditions.setdefault(cand.drug.local_id, []).append(cand.condition)
+    return {
+        drug: [
+            h
+            for h in found
+            if drug in h.drugs
+            and any(same(d, c) for d in h.diseases for c in conditions.get(drug, ()))
+        ]
+        for drug, found in hits.items()
+    }
+
+
 def reasoning_task(
     patient: PatientView,
     kg: KGEvidence,
@@ -64,6 +93,7 @@ def reasoning_task(
     names: Mapping[str, str],
     max_choices: int = 3,
     interacting: Mapping[str, Level] | None = None,
+    probabilities: Mapping[str, Mapping[str, float]] | None = None,
 ) -> ReasoningTask:
     """The reasoning model's input for one patient.
 
@@ -74,8 +104,11 @@ def reasoning_task(
         names: display names of condition ids.
         max_choices: how many drugs the answer may choose.
         interacting: each candidate's most severe interaction with a current medication.
+        probabilities: per condition id, the learned ranker's probability of each of its
+            candidates (:func:`kedrec_agent.agent.ranking.rank_candidates`).
     """
     interacting = interacting or {}
+    probabilities = probabilities or {}
     candidates: list[Candidate] = []
     found: list[tuple[Literal["kg", "literature"], str, str, float, str | None]] = []
     for cand in kg.candidates:
@@ -91,6 +124,8 @@ def reasoning_task(
                 interaction=interacting.get(drug_id),
                 condition=cand.condition,
                 rank=len(candidates) if kg.ranked else None,
+                indicated=bool(cand.edges),
+                probability=probabilities.get(cand.condition, {}).get(drug_id),
             )
         )
         found += [

@@ -1,6 +1,6 @@
 """The LangGraph state machine.
 
-link -> kg_evidence -> literature -> reason -> safety -> [review] -> answer. A stage that
+link -> kg_evidence -> literature -> rank -> reason -> safety -> [review] -> answer. A stage that
 cannot go on sets ``abstained`` with a reason and the run goes straight to ``answer``, which
 always builds the versioned result. ``review`` (an ``interrupt`` for a clinician) runs only
 when ``Context.review`` is on, and needs a checkpointer.
@@ -49,6 +49,7 @@ def build_graph(checkpointer: Checkpointer = None, services: Services | None = N
         nodes.link,
         nodes.kg_evidence,
         nodes.literature,
+        nodes.rank,
         nodes.reason,
         nodes.safety,
         nodes.review,
@@ -62,7 +63,8 @@ def build_graph(checkpointer: Checkpointer = None, services: Services | None = N
     builder.add_conditional_edges(
         "kg_evidence", _next_unless_abstained("literature"), ["literature", "answer"]
     )
-    builder.add_edge("literature", "reason")
+    builder.add_edge("literature", "rank")
+    builder.add_edge("rank", "reason")
     builder.add_conditional_edges("reason", _next_unless_abstained("safety"), ["safety", "answer"])
     builder.add_conditional_edges("safety", _after_safety, ["review", "answer"])
     builder.add_edge("review", "answer")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
@@ -18,14 +19,16 @@ from pydantic import ValidationError
 
 from kedrec_agent.agent.candidates import usable_candidates
 from kedrec_agent.agent.context import Context, context_of
-from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.agent.evidence import pair_passages, reasoning_task
 from kedrec_agent.agent.patient import link_patient
 from kedrec_agent.agent.result import Review, build_result
+from kedrec_agent.agent.scoring import rank_candidates
 from kedrec_agent.agent.state import State
 from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
 from kedrec_agent.literature.search import Hit, hits_for_candidates
 from kedrec_agent.patients.model import PatientInput, validation_message
+from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.problems import recommend_per_condition
 from kedrec_agent.reasoning.reasoner import Reasoner
@@ -167,7 +170,21 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             "The patient already takes every candidate drug the graph proposes.",
             evidence=evidence.model_dump(),
         )
-    return {"evidence": evidence.model_dump()}
+    usable, vetoes = usable_candidates(
+        evidence, state.allergies, services.linker().name_of, _drug_classes(services)
+    )
+    update: dict[str, Any] = {
+        "evidence": evidence.model_dump(),
+        "usable": usable.model_dump(),
+        "warnings": [v.model_dump() for v in vetoes],
+    }
+    if not usable.candidates:
+        return _abstain(
+            "No candidate is left: every recognised condition is treated by a current "
+            "medication, or its candidates conflict with the patient's allergies.",
+            **update,
+        )
+    return update
 
 
 def _co_mentions(
@@ -196,10 +213,10 @@ def literature(state: State, runtime: Runtime[Context], services: Services) -> d
     context = context_of(runtime)
     if not context.literature:
         return {"notes": ["Literature search was switched off for this run."]}
-    evidence = KGEvidence.model_validate(state.evidence)
+    usable = KGEvidence.model_validate(state.usable)
     found: dict[str, Any] = {}
     unnamed = 0
-    pairs = [(c.drug.local_id, c.condition) for c in evidence.candidates if not c.already_taking]
+    pairs = [(c.drug.local_id, c.condition) for c in usable.candidates]
     try:
         for drug, hits in hits_for_candidates(services.literature(), pairs, context.literature_k):
             unnamed += hits is None
@@ -225,6 +242,45 @@ def _refs(ids: list[str], services: Services) -> list[EntityRef]:
 
 
 @stage
+def rank(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
+    """The learned ranker's calibrated probability for each condition's candidates.
+
+    Without the ranker (switched off, or its artifact unusable) the candidates keep the
+    clinical order of the knowledge-graph tool, and the answer says so.
+    """
+    context = context_of(runtime)
+    if not context.ranker:
+        return {"notes": ["The learned ranker was switched off: candidates in the graph's order."]}
+    usable = KGEvidence.model_validate(state.usable)
+    hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
+    search = None
+    if context.literature and state.literature:
+        try:
+            search = services.literature()
+        except KedrecError:
+            search = None  # the literature node said it was unavailable
+    try:
+        kg = services.kg()
+        if context.exclusions:
+            kg = kg.with_exclusions(context.exclusions)
+        probabilities = rank_candidates(
+            services.ranker(), usable, hits, kg, _drug_tables(services), search
+        )
+    except KedrecError as exc:
+        log.warning("ranker unavailable: %s", type(exc).__name__)
+        return {"notes": [f"The learned ranker is unavailable ({exc}); graph order used."]}
+    return {"probabilities": probabilities}
+
+
+def _drug_tables(services: Services) -> DrugTables:
+    try:
+        return services.drug_tables()
+    except KedrecError as exc:  # without the class tables their features are 0
+        log.warning("drug tables unavailable: %s", type(exc).__name__)
+        return DrugTables()
+
+
+@stage
 def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """The reasoning model's checked choice among the candidates, citing the evidence.
 
@@ -232,6 +288,7 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     """
     context = context_of(runtime)
     evidence = KGEvidence.model_validate(state.evidence)
+    usable = KGEvidence.model_validate(state.usable)
     linker = services.linker()
     patient = PatientView(
         conditions=_refs(state.conditions, services),
@@ -248,17 +305,14 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         evidence.interactions,
         services.severities(),
     )
-    usable, vetoes = usable_candidates(
-        evidence, state.allergies, linker.name_of, _drug_classes(services)
-    )
-    if not usable.candidates:
-        return _abstain(
-            "No candidate is left: every recognised condition is treated by a current "
-            "medication, or its candidates conflict with the patient's allergies.",
-            warnings=[v.model_dump() for v in vetoes],
-        )
     task = reasoning_task(
-        patient, usable, hits, names, max_choices=context.max_choices, interacting=interacting
+        patient,
+        usable,
+        pair_passages(hits, usable, _same_disease(services)),
+        names,
+        max_choices=context.max_choices,
+        interacting=interacting,
+        probabilities=state.probabilities,
     )
     model_info: dict[str, Any] = {"model": None, "adapter": None}
     try:
@@ -283,7 +337,6 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         "model_recommendation": recommendation.model_dump(),
         "reasoning_evidence": [e.model_dump() for e in task.evidence],
         "model": model_info,
-        "warnings": [v.model_dump() for v in vetoes],
     }
     if recommendation.choices and recommendation.confidence < context.min_confidence:
         low = f"Low confidence ({recommendation.confidence:.2f} < {context.min_confidence:.2f})"
@@ -294,6 +347,15 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
             f"{low}: treat these as options to check against the evidence, not as a recommendation."
         ]
     return update
+
+
+def _same_disease(services: Services) -> Callable[[str, str], bool]:
+    """Whether two disease ids are the same disease (DOID/MeSH equivalents; else exact)."""
+    try:
+        equivalences = services.kg().equivalences
+    except KedrecError:
+        return lambda a, b: a == b
+    return lambda a, b: a == b or equivalences.canonical(a) == equivalences.canonical(b)
 
 
 @stage

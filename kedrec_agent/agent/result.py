@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from kedrec_agent.kg.evidence import KGEvidence
+from kedrec_agent.reasoning.output import UNGROUNDED_CONFIDENCE
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.ranking import support
 from kedrec_agent.reasoning.schema import EntityRef, Evidence, PatientView, Recommendation
@@ -47,6 +48,13 @@ class DrugRecommendation(BaseModel):
         description="strength of the evidence the tools found for this drug, relative to "
         "the best-supported candidate (1.0)",
     )
+    probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="the learned ranker's calibrated probability that it is the right choice "
+        "among its condition's candidates (None without the ranker)",
+    )
     rationale: str
     grounded: bool = Field(description="False when the model cited none of the evidence")
     templated: bool = Field(
@@ -66,6 +74,13 @@ class ConditionAnswer(BaseModel):
         "treats it; withheld: every option was withheld for safety; no_options: none found"
     )
     drug_ids: list[str] = Field(default_factory=list, description="its recommended drugs")
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="the ranker's probability of its best option (at most 0.3 when no "
+        "option shows the model's grounded explanation)",
+    )
     reason: str = Field(default="", description="why it has no options")
 
 
@@ -112,7 +127,13 @@ class AgentResult(BaseModel):
         default_factory=list, description="every safety finding, withheld drugs included"
     )
     notes: list[str] = Field(default_factory=list)
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="with the ranker: the lowest of the conditions' confidences (calibrated); "
+        "without it, the model's own",
+    )
     low_confidence: bool = False
     fallback: bool = Field(default=False, description="ranked by evidence, not the model")
     patient: PatientView = Field(default_factory=PatientView)
@@ -156,7 +177,19 @@ def _per_condition(
         ref = EntityRef(id=condition, name=name_of(condition) or condition)
         ids = [d.drug_id for d in drugs if d.condition and d.condition.id == condition]
         if ids:
-            answers.append(ConditionAnswer(condition=ref, status="options", drug_ids=ids))
+            options = [d for d in drugs if d.drug_id in ids]
+            confidence = (
+                max(d.probability or 0.0 for d in options)
+                if all(d.probability is not None for d in options)
+                else None
+            )
+            if confidence is not None and not any(d.grounded and not d.templated for d in options):
+                confidence = min(confidence, UNGROUNDED_CONFIDENCE)  # no explanation shown
+            answers.append(
+                ConditionAnswer(
+                    condition=ref, status="options", drug_ids=ids, confidence=confidence
+                )
+            )
         elif condition in treated:
             by = ", ".join(treated[condition])
             reason = f"{ref.name}: treated by {by} (a current medication)."
@@ -187,6 +220,7 @@ def build_result(
     evidence = [Evidence.model_validate(e) for e in state.reasoning_evidence]
     by_id = {e.id: e for e in evidence}
     scores = _scores(evidence)
+    probability = {(c, d): p for c, drugs in state.probabilities.items() for d, p in drugs.items()}
     warnings = [SafetyWarning.model_validate(w) for w in state.warnings]
     rec = Recommendation.model_validate(state.recommendation) if state.recommendation else None
     drugs = [
@@ -195,6 +229,7 @@ def build_result(
             drug_id=choice.drug_id,
             name=choice.drug_name,
             score=scores.get(choice.drug_id, 0.0),
+            probability=probability.get((choice.condition or "", choice.drug_id)),
             rationale=choice.rationale,
             grounded=choice.grounded,
             templated=choice.templated,

@@ -47,8 +47,15 @@ class OutputState:
     evidence: dict[str, Any] = field(default_factory=dict)
     """Knowledge-graph evidence (candidates, paths, interactions) as JSON."""
 
+    usable: dict[str, Any] = field(default_factory=dict)
+    """The candidates the model may choose (``evidence`` without the drugs the patient takes
+    or is allergic to, nor the candidates of a condition a current medication treats)."""
+
     literature: dict[str, Any] = field(default_factory=dict)
     """Literature hits per candidate DrugBank id (citations, titles, snippets) as JSON."""
+
+    probabilities: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per condition id, the learned ranker's probability of each of its candidates."""
 
     recommendation: dict[str, Any] = field(default_factory=dict)
     """The answer after the safety check and any review (see

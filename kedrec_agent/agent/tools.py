@@ -70,11 +70,13 @@ def summarize(result: AgentResult) -> str:
             lines.append(answer.reason)
             continue
         if answer is not None:
-            lines.append(f"{answer.condition.name}:")
+            sure = f" (confidence {answer.confidence:.2f})" if answer.confidence is not None else ""
+            lines.append(f"{answer.condition.name}:{sure}")
         for drug in drugs:
             cites = [e.citation or f"KG:{e.id}" for e in drug.evidence]
+            p = f", p={drug.probability:.2f}" if drug.probability is not None else ""
             lines.append(
-                f"{drug.rank}. {drug.name} ({drug.drug_id}): {drug.rationale} "
+                f"{drug.rank}. {drug.name} ({drug.drug_id}{p}): {drug.rationale} "
                 f"[{', '.join(cites) or 'no citation'}]"
             )
     if result.abstained:

@@ -10,10 +10,15 @@
    candidates only are removed and counted (``removed_ids``). A choice that cites no given
    evidence keeps its drug but not its rationale (``grounded=False``): it points to the
    evidence about the drug instead of showing text the model did not ground.
-4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (how much
-   evidence, and how strong, each candidate has) replaces the answer, marked
-   ``fallback=True`` with the reason. An empty choice list written on purpose is an
-   abstention, not a failure.
+4. **Fallback**: if nothing usable is left, a deterministic ranking by evidence (the
+   learned ranker's probabilities when the candidates carry them, else how much evidence,
+   and how strong, each candidate has) replaces the answer, marked ``fallback=True`` with
+   the reason. An empty choice list written on purpose is an abstention, not a failure.
+5. **Confidence**: with the ranker's probabilities, the answer's confidence is the
+   calibrated probability of its best choice, never the model's self-report; a choice the
+   model departs to without citing evidence goes behind the ones it grounded. Answers whose
+   text is not the model's grounded rationale (templated by the gate, or citing nothing) are
+   capped at :data:`UNGROUNDED_CONFIDENCE`.
 
 Nothing here raises on bad model output.
 """
@@ -156,6 +161,21 @@ def check_answer(
     return choices[: task.max_choices], removed
 
 
+def ranker_confidence(task: ReasoningTask, choices: list[Choice]) -> float | None:
+    """The ranker's probability of the best of ``choices`` (``None``: no ranker)."""
+    probability = {c.id: c.probability for c in task.candidates}
+    if not choices or any(probability.get(c.drug_id) is None for c in choices):
+        return None
+    return max(probability[c.drug_id] or 0.0 for c in choices)
+
+
+def _grounded_first(task: ReasoningTask, choices: list[Choice]) -> list[Choice]:
+    """The model's grounded choices in its order, then the others by the ranker."""
+    probability = {c.id: c.probability or 0.0 for c in task.candidates}
+    rest = sorted((c for c in choices if not c.grounded), key=lambda c: -probability[c.drug_id])
+    return [c for c in choices if c.grounded] + rest
+
+
 def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:
     """Candidates ranked by their evidence (``ranking.ranked_candidates``), marked as a fallback.
 
@@ -180,9 +200,10 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
         for c in order[: task.max_choices]
     ]
     log.info("reasoning fell back to the evidence ranking: %s", problem)
+    calibrated = ranker_confidence(task, choices)
     return Recommendation(
         choices=choices,
-        confidence=FALLBACK_CONFIDENCE if choices else 0.0,
+        confidence=(FALLBACK_CONFIDENCE if choices else 0.0) if calibrated is None else calibrated,
         fallback=True,
         removed_ids=removed,
         prompt_version=PROMPT_VERSION,
@@ -200,14 +221,18 @@ def recommendation_from_text(
     choices, removed = check_answer(answer, task, shown)
     if answer.choices and not choices:
         return fallback(task, "the model chose no known candidate with evidence", removed)
+    calibrated = ranker_confidence(task, choices)
+    if calibrated is not None:
+        choices = _grounded_first(task, choices)
+    confidence = answer.confidence if calibrated is None else calibrated
     return Recommendation(
         choices=choices,
         # An abstention, or choices that cite nothing given or whose text failed the
         # sanity gate, cannot be confident.
         confidence=(
-            answer.confidence
+            confidence
             if any(c.grounded and not c.templated for c in choices)
-            else min(answer.confidence, UNGROUNDED_CONFIDENCE)
+            else min(confidence, UNGROUNDED_CONFIDENCE)
         ),
         fallback=False,
         removed_ids=removed,

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import Candidate, EntityRef, Evidence, ReasoningTask
 
-PROMPT_VERSION = "reason-v2"
+PROMPT_VERSION = "reason-v3"
+"""v3: with the learned ranker, each candidate line shows its probability and the
+candidates are listed by it (a task without probabilities reads as in v2)."""
 
 SYSTEM = (
     "You are a clinical pharmacology assistant supporting a clinician. Choose the best drug "
@@ -51,9 +53,9 @@ def _candidates(ranked: list[Candidate], shown: list[Evidence]) -> str:
     lines = []
     for c in ranked:
         ids = [e.id for e in shown if c.id in e.drugs]
-        lines.append(
-            f"- {c.id}: {c.name} — {'evidence ' + ', '.join(ids) if ids else 'no evidence'}"
-        )
+        cited = "evidence " + ", ".join(ids) if ids else "no evidence"
+        ranker = f"ranker {c.probability:.2f}, " if c.probability is not None else ""
+        lines.append(f"- {c.id}: {c.name} — {ranker}{cited}")
     return "\n".join(lines)
 
 
@@ -126,8 +128,15 @@ def build_messages(
     Returns:
         ``[system, user]`` messages and the ids of the evidence items they show.
     """
+    ranker = all(c.probability is not None for c in task.candidates)
+    order = (
+        "by the ranker's probability that each is the right choice; choose a lower one only "
+        "if the evidence you cite supports it better"
+        if ranker
+        else "strongest evidence first"
+    )
     tail = (
-        "\n\nCandidates are listed strongest evidence first. Choose up to "
+        f"\n\nCandidates are listed {order}. Choose up to "
         f"{task.max_choices} of them, best first, by their ids. If the evidence does not "
         "support any, choose none and give a low confidence."
     )

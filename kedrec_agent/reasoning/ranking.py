@@ -31,7 +31,9 @@ def support(evidence: Iterable[Evidence]) -> dict[str, float]:
 
 
 def evidence_weights(task: ReasoningTask) -> dict[str, float]:
-    """Every candidate's :func:`support` (0 for a candidate without evidence)."""
+    """Every candidate's ranker probability if all have one, else :func:`support` (or 0)."""
+    if task.candidates and all(c.probability is not None for c in task.candidates):
+        return {c.id: c.probability or 0.0 for c in task.candidates}
     weights = support(task.evidence)
     return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
 
@@ -39,15 +41,29 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
 def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     """The candidates, best first.
 
-    The clinical candidate order (``Candidate.rank``, set when the knowledge-graph tool
-    generated and ranked the candidates) when every candidate has one; otherwise the
-    strongest evidence first (ties keep the given order). Either way a candidate with a
-    major interaction with a current medication is never ranked above a similarly supported
-    alternative without one (:data:`SIMILAR`): it goes just behind the last such
-    alternative.
+    With the learned ranker's probabilities (every candidate has one): the candidates with an
+    indication edge first, in the clinical order (the ranker does not tell established
+    treatments apart), then the others by probability; else the clinical candidate order
+    (``Candidate.rank``, set when the knowledge-graph tool generated and ranked the candidates)
+    when every candidate has one; otherwise the strongest evidence first (ties keep the given
+    order). Either way a candidate with a major interaction with a current medication is never
+    ranked above a similarly supported alternative without one (:data:`SIMILAR` of its weight,
+    see :func:`evidence_weights`; with the ranker, an indicated drug's alternatives are
+    indicated drugs): it goes just behind the last such alternative.
     """
     weight = evidence_weights(task)
-    if all(c.rank is not None for c in task.candidates):
+    given = {c.id: n for n, c in enumerate(task.candidates)}
+    ranker = all(c.probability is not None for c in task.candidates)
+    if ranker:
+        order = sorted(
+            task.candidates,
+            key=lambda c: (
+                not c.indicated,
+                (c.rank or 0) if c.indicated else -weight[c.id],
+                given[c.id],
+            ),
+        )
+    elif all(c.rank is not None for c in task.candidates):
         order = sorted(task.candidates, key=lambda c: c.rank or 0)
     else:
         order = sorted(task.candidates, key=lambda c: -weight[c.id])
@@ -55,7 +71,10 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
         similar = [
             i
             for i, d in enumerate(order)
-            if d.interaction != "major" and weight[d.id] >= SIMILAR * weight[cand.id]
+            if d.interaction != "major"
+            and weight[d.id] >= SIMILAR * weight[cand.id]
+            # with the ranker, a drug without an indication is no alternative to one with
+            and (d.indicated or not cand.indicated or not ranker)
         ]
         if similar and similar[-1] > order.index(cand):
             order.remove(cand)

@@ -68,6 +68,16 @@ class Candidate(BaseModel):
     rank: int | None = Field(
         default=None, description="its place in the clinical candidate order of its condition"
     )
+    indicated: bool = Field(
+        default=False, description="it has an indication edge for its condition in the graph"
+    )
+    probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="the learned ranker's calibrated probability that it is the right choice "
+        "(see kedrec_agent.agent.scoring)",
+    )
 
 
 class Evidence(BaseModel):

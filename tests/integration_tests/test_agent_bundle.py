@@ -41,7 +41,7 @@ def test_stages_and_model_tokens_stream(bundle_settings: Settings) -> None:
         default_graph().stream(graph_input(NOTE), context=Context(), stream_mode="custom")
     )
     stages = [c["stage"] for c in chunks if c.get("status") == "done"]
-    assert stages == ["link", "kg_evidence", "literature", "reason", "safety", "answer"]
+    assert stages == ["link", "kg_evidence", "literature", "rank", "reason", "safety", "answer"]
     tokens = [c["token"] for c in chunks if "token" in c]
     assert tokens and "".join(tokens).strip()
 

@@ -34,10 +34,22 @@ def test_an_answer_carries_evidence_versions_timings_and_missing_sources(tiny_gr
     for drug in result.recommendations:
         assert drug.evidence and all(drug.drug_id in e.drugs for e in drug.evidence)
         assert 0 < drug.score <= 1
-    assert result.fallback and result.low_confidence  # the evidence ranking says 0.2
+    # No model: the ranker's order answers, and its calibrated probability is the confidence.
+    top = result.recommendations[0]
+    assert result.fallback and top.probability is not None
+    assert result.confidence == top.probability == result.conditions[0].confidence
     assert any(n.startswith("Literature unavailable") for n in result.notes)
     assert result.versions.data == "kg:test" and result.versions.model is None
-    assert list(result.timings_ms) == ["link", "kg_evidence", "literature", "reason", "safety"]
+    assert list(result.timings_ms) == [
+        "link", "kg_evidence", "literature", "rank", "reason", "safety"
+    ]  # fmt: skip
+
+
+def test_without_the_ranker_the_fallback_is_low_confidence(tiny_graph: Any) -> None:
+    result = _run(tiny_graph, {"patient": NOTE}, ranker=False)
+    assert result.fallback and result.low_confidence  # the evidence ranking says 0.2
+    assert all(d.probability is None for d in result.recommendations)
+    assert any("ranker was switched off" in n for n in result.notes)
 
 
 def test_nothing_linked_abstains_after_linking_only(tiny_graph: Any) -> None:
@@ -52,7 +64,7 @@ def test_invalid_record_abstains_naming_the_field_not_the_value(tiny_graph: Any)
 
 
 def test_low_confidence_abstains_when_asked(tiny_graph: Any) -> None:
-    result = _run(tiny_graph, {"patient": NOTE}, low_confidence="abstain")
+    result = _run(tiny_graph, {"patient": NOTE}, low_confidence="abstain", ranker=False)
     assert result.abstained and result.reason.startswith("Low confidence (0.20 < 0.30)")
     assert not result.recommendations and "safety" not in result.timings_ms
 
@@ -85,7 +97,7 @@ def test_an_allergy_withholds_the_drug_and_says_why(
     (veto,) = [w for w in result.warnings if w.severity == "veto"]
     assert veto.drug_id == "DB00619" and "allergic" in veto.message
     assert result.abstained and result.reason.startswith("No candidate is left")
-    assert list(result.timings_ms)[-1] == "reason"  # left out before the model, not after
+    assert list(result.timings_ms)[-1] == "kg_evidence"  # left out before the model
     # Without the masking the other CML drugs are there: a safe alternative, not a veto only.
     result = _run(tiny_graph, {"patient": f"{note}, allergic to imatinib"}, max_choices=1)
     assert result.recommendations and result.recommendations[0].drug_id != "DB00619"
@@ -150,7 +162,7 @@ def test_stages_stream_in_order(tiny_graph: Any) -> None:
         if mode == "custom"
     ]
     done = [c["stage"] for c in custom if c["status"] == "done"]
-    assert done == ["link", "kg_evidence", "literature", "reason", "safety", "answer"]
+    assert done == ["link", "kg_evidence", "literature", "rank", "reason", "safety", "answer"]
     assert custom[0] == {"stage": "link", "status": "started"}
 
 

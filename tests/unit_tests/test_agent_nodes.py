@@ -28,11 +28,8 @@ def _state() -> State:
         edges=[Edge(head=drug.id, relation="DRUGBANK::treats::Compound:Disease",
                     tail="Disease::MESH:D015464")],
     )  # fmt: skip
-    return State(
-        patient="x",
-        conditions=["MESH:D015464"],
-        evidence=KGEvidence(candidates=[cand], interactions=[]).model_dump(),
-    )
+    evidence = KGEvidence(candidates=[cand], interactions=[]).model_dump()
+    return State(patient="x", conditions=["MESH:D015464"], evidence=evidence, usable=evidence)
 
 
 def _services(**given: Any) -> Services:
@@ -72,7 +69,7 @@ def test_a_candidate_the_linker_cannot_name_loses_only_its_own_passages() -> Non
                             via="mechanism")  # fmt: skip
     evidence = KGEvidence.model_validate(state.evidence)
     evidence.candidates.insert(0, unknown)  # first: it must not stop the others
-    state.evidence = evidence.model_dump()
+    state.usable = evidence.model_dump()
     search: Any = Search()
     update = nodes.literature(state, Runtime(context=Context()), _services(literature=search))
     assert update["literature"] == {"DB99999": [], "DB00619": [hit.model_dump()]}

@@ -84,7 +84,7 @@ def test_prompt_lists_patient_candidates_and_evidence() -> None:
     assert "54-year-old female" in user and "Chronic myeloid leukemia (MESH:D015464)" in user
     assert "- DB00619: Imatinib — evidence E1, E3" in user
     assert "[E2] (DB01254, PMID:1001)" in user and "[E1] (DB00619, knowledge graph)" in user
-    assert PROMPT_VERSION == "reason-v2"
+    assert PROMPT_VERSION == "reason-v3"
 
 
 def test_candidates_are_listed_strongest_evidence_first_with_their_items() -> None:

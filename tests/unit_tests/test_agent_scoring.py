@@ -1,0 +1,150 @@
+"""The learned ranker in the agent: probabilities, order, confidence, passages about the pair."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from kedrec_agent.agent.evidence import pair_passages
+from kedrec_agent.agent.scoring import MAX_PROBABILITY, rank_candidates
+from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
+from kedrec_agent.kg.models import Edge, Entity
+from kedrec_agent.literature.search import Hit
+from kedrec_agent.ranking import load_ranker
+from kedrec_agent.ranking.tables import DrugTables
+from kedrec_agent.reasoning.output import UNGROUNDED_CONFIDENCE, recommendation_from_text
+from kedrec_agent.reasoning.prompts import build_messages
+from kedrec_agent.reasoning.ranking import ranked_candidates
+from kedrec_agent.reasoning.schema import (
+    Candidate,
+    EntityRef,
+    Evidence,
+    PatientView,
+    ReasoningTask,
+)
+
+DISEASE = "MESH:D003924"
+TREATS = "DRUGBANK::treats::Compound:Disease"
+
+
+def _cand(drug: str, indicated: bool, mentions: int = 0, other: int = 0) -> CandidateDrug:
+    entity = Entity(id=f"Compound::{drug}", label=drug)
+    edges = [Edge(head=entity.id, relation=TREATS, tail=f"Disease::{DISEASE}")] if indicated else []
+    return CandidateDrug(
+        drug=entity,
+        condition=DISEASE,
+        via="indication" if indicated else "mechanism",
+        edges=edges,
+        mentions=mentions,
+        other_indications=other,
+    )
+
+
+def _rank(candidates: list[CandidateDrug]) -> dict[str, float]:
+    evidence = KGEvidence(candidates=candidates, interactions=[])
+    found = rank_candidates(load_ranker(), evidence, {}, None, DrugTables(), None)
+    return found[DISEASE]
+
+
+def test_an_indicated_drug_is_scored_against_the_unindicated_ones_only() -> None:
+    probs = _rank([_cand("DB1", True), _cand("DB2", False, 3, 5), _cand("DB3", False, 1, 1)])
+    assert probs["DB1"] > 0.5
+    # The unindicated ones share one softmax among themselves (the repurposing question).
+    assert abs(probs["DB2"] + probs["DB3"] - 1.0) < 1e-3 and probs["DB2"] > probs["DB3"]
+    # Several indicated drugs are not split against each other; alone, never certain.
+    both = _rank([_cand("DB1", True, 9), _cand("DB4", True, 1)])
+    assert both == {"DB1": MAX_PROBABILITY, "DB4": MAX_PROBABILITY}
+
+
+def _task(*candidates: Candidate) -> ReasoningTask:
+    items = [
+        Evidence(id=f"E{n}", kind="kg", text=f"{c.name} evidence", drugs=[c.id], priority=3.0)
+        for n, c in enumerate(candidates, start=1)
+    ]
+    return ReasoningTask(
+        patient=PatientView(conditions=[EntityRef(id=DISEASE, name="Type 2 diabetes")]),
+        candidates=list(candidates),
+        evidence=items,
+        max_choices=2,
+    )
+
+
+def test_indicated_drugs_come_first_in_clinical_order_then_the_ranker_decides() -> None:
+    task = _task(
+        Candidate(id="DB5", name="E", rank=4, probability=0.7),
+        Candidate(id="DB2", name="B", rank=1, indicated=True, probability=0.6),
+        Candidate(id="DB1", name="A", rank=0, indicated=True, probability=0.9),
+        Candidate(id="DB4", name="D", rank=3, probability=0.3),
+    )
+    assert [c.id for c in ranked_candidates(task)] == ["DB1", "DB2", "DB5", "DB4"]
+    # A major interaction goes behind a similarly supported safe alternative.
+    task.candidates[2].interaction = "major"  # DB1
+    assert [c.id for c in ranked_candidates(task)] == ["DB2", "DB1", "DB5", "DB4"]
+    user = build_messages(task, lambda s: len(s.split()), 10_000)[0][1]["content"]
+    assert "- DB2: B — ranker 0.60, evidence E2" in user
+    assert "listed by the ranker's probability" in user
+
+
+def _answer(*choices: tuple[str, list[str]], confidence: float = 0.95) -> str:
+    body = [{"drug": d, "rationale": f"{d} is indicated (E1).", "evidence": e} for d, e in choices]
+    return json.dumps({"choices": body, "confidence": confidence})
+
+
+def test_confidence_is_the_rankers_not_the_models_self_report() -> None:
+    task = _task(
+        Candidate(id="DB1", name="A", probability=0.8),
+        Candidate(id="DB2", name="B", probability=0.2),
+    )
+    rec = recommendation_from_text(
+        json.dumps(
+            {
+                "choices": [
+                    {"drug": "DB1", "rationale": "A is indicated (E1).", "evidence": ["E1"]}
+                ],
+                "confidence": 0.1,
+            }
+        ),
+        task,
+    )
+    assert rec.confidence == 0.8 and not rec.fallback
+    # A departure that cites nothing goes behind the choice the model grounded.
+    rec = recommendation_from_text(
+        json.dumps(
+            {
+                "choices": [
+                    {"drug": "DB2", "rationale": "B.", "evidence": []},
+                    {"drug": "DB1", "rationale": "A is indicated (E1).", "evidence": ["E1"]},
+                ]
+            }
+        ),
+        task,
+    )
+    assert [c.drug_id for c in rec.choices] == ["DB1", "DB2"] and rec.confidence == 0.8
+    # Without the model's grounded text the answer is never confident.
+    rec = recommendation_from_text(
+        json.dumps({"choices": [{"drug": "DB1", "rationale": "A.", "evidence": []}]}), task
+    )
+    assert rec.confidence == UNGROUNDED_CONFIDENCE
+
+
+def _hit(drugs: list[str], diseases: list[str]) -> Hit:
+    return Hit(source="pubmed", external_id="1", chunk=0, title="T", snippet="S", score=0.5,
+               why=[], drugs=drugs, diseases=diseases)  # fmt: skip
+
+
+def test_a_passage_is_shown_only_if_it_names_the_drug_and_its_condition() -> None:
+    evidence = KGEvidence(candidates=[_cand("DB1", True)], interactions=[])
+    both, equivalent = _hit(["DB1"], [DISEASE]), _hit(["DB1"], ["DOID:9352"])
+    hits = {"DB1": [_hit(["DB1"], []), _hit(["DB1"], ["MESH:D006973"]), both, equivalent,
+                    _hit(["DB9"], [DISEASE])]}  # fmt: skip
+    same = {("DOID:9352", DISEASE)}
+    kept = pair_passages(hits, evidence, lambda a, b: a == b or (a, b) in same)
+    assert kept == {"DB1": [both, equivalent]}
+
+
+def test_probabilities_are_finite_for_any_group_size() -> None:
+    for size in (1, 2, 7):
+        probs = _rank([_cand(f"DB{i}", False, i, i) for i in range(size)])
+        values = np.array(list(probs.values()))
+        assert np.isfinite(values).all() and abs(values.sum() - 1) < 0.02 * size

@@ -1,18 +1,47 @@
-"""Which of the graph's candidates the reasoning model may choose from.
+"""Which of the graph's candidates the reasoning model may choose.
 
 Left out before the model sees them, so that a safe alternative takes their place rather
 than a warning: the candidates of a condition a current medication already treats (the
-answer says so), drugs the patient takes, and drugs the patient is allergic to (directly or
-by MeSH class).
+answer says so), drugs the patient takes, drugs the patient is allergic to (directly or by
+MeSH class), and adjuncts that are never given on their own (a beta-lactamase inhibitor
+such as clavulanic acid, a renal dehydropeptidase inhibitor such as cilastatin, a
+decarboxylase inhibitor such as carbidopa: the graph lists them as treating what their
+partner drug treats).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from kedrec_agent.kg.evidence import KGEvidence
+from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.safety.checks import SafetyWarning, allergy_conflict
 from kedrec_agent.safety.classes import DrugClasses
+
+ADJUNCT_CLASSES = {
+    "EPC:N0000175930": "a beta-lactamase inhibitor",
+    "EPC:N0000175514": "a renal dehydropeptidase inhibitor",
+    "EPC:N0000175754": "an aromatic amino acid decarboxylation inhibitor",
+}
+"""FDA established pharmacologic classes (DrugCentral) of drugs given only with a partner."""
+
+
+@dataclass
+class Usable:
+    """The candidates the model may choose, and what was left out and why."""
+
+    evidence: KGEvidence
+    vetoes: list[SafetyWarning] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def adjunct_class(drug_id: str, tables: DrugTables) -> str | None:
+    """The class, in words, of a drug given only with a partner drug (``None``: not one)."""
+    return next(
+        (ADJUNCT_CLASSES[c] for c in sorted(tables.classes_of(drug_id)) if c in ADJUNCT_CLASSES),
+        None,
+    )
 
 
 def usable_candidates(
@@ -20,22 +49,27 @@ def usable_candidates(
     allergies: Sequence[str],
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
-) -> tuple[KGEvidence, list[SafetyWarning]]:
-    """The evidence with only the candidates the model may choose, and a veto per allergy.
+    tables: DrugTables,
+) -> Usable:
+    """The candidates the model may choose, a veto per allergy, a note per adjunct left out.
 
     Args:
         evidence: the graph's evidence for the patient.
         allergies: allergen ids (DrugBank drugs or MeSH classes).
         name_of: display name of an id.
         classes: the MeSH drug classes.
+        tables: the drugs' pharmacologic classes (adjuncts).
     """
     treated = evidence.treated()
-    kept, vetoes = [], {}
+    kept, vetoes, adjuncts = [], {}, {}
     for cand in evidence.candidates:
         drug = cand.drug.local_id
         if cand.condition in treated or cand.already_taking:
             continue
         name = cand.drug.label or drug
+        if (kind := adjunct_class(drug, tables)) is not None:
+            adjuncts[drug] = f"{name} was not proposed: {kind}, given only with a partner drug."
+            continue
         conflict = next(
             (m for a in allergies if (m := allergy_conflict(drug, name, a, name_of, classes))),
             None,
@@ -47,4 +81,4 @@ def usable_candidates(
                 kind="allergy", severity="veto", drug_id=drug, message=conflict
             )
     usable = KGEvidence(candidates=kept, interactions=evidence.interactions, ranked=evidence.ranked)
-    return usable, list(vetoes.values())
+    return Usable(usable, list(vetoes.values()), list(adjuncts.values()))

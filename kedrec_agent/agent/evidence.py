@@ -94,6 +94,7 @@ def reasoning_task(
     max_choices: int = 3,
     interacting: Mapping[str, Level] | None = None,
     probabilities: Mapping[str, Mapping[str, float]] | None = None,
+    cautions: Mapping[str, str] | None = None,
 ) -> ReasoningTask:
     """The reasoning model's input for one patient.
 
@@ -105,8 +106,11 @@ def reasoning_task(
         max_choices: how many drugs the answer may choose.
         interacting: each candidate's most severe interaction with a current medication.
         probabilities: per condition id, the learned ranker's probability of each of its
-            candidates (:func:`kedrec_agent.agent.ranking.rank_candidates`).
+            candidates (:func:`kedrec_agent.agent.scoring.rank_candidates`).
+        cautions: per candidate, why an alternative should go first (e.g. a cephalosporin
+            for a penicillin-allergic patient).
     """
+    cautions = cautions or {}
     interacting = interacting or {}
     probabilities = probabilities or {}
     candidates: list[Candidate] = []
@@ -125,6 +129,7 @@ def reasoning_task(
                 condition=cand.condition,
                 rank=len(candidates) if kg.ranked else None,
                 indicated=bool(cand.edges),
+                caution=cautions.get(drug_id),
                 probability=probabilities.get(cand.condition, {}).get(drug_id),
             )
         )

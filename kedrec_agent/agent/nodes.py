@@ -35,6 +35,7 @@ from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.schema import EntityRef, PatientView, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.crossreactivity import cross_reactivity, penicillin_allergy
 from kedrec_agent.safety.severity import worst_with
 from kedrec_agent.services import Services
 
@@ -170,15 +171,20 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             "The patient already takes every candidate drug the graph proposes.",
             evidence=evidence.model_dump(),
         )
-    usable, vetoes = usable_candidates(
-        evidence, state.allergies, services.linker().name_of, _drug_classes(services)
+    usable = usable_candidates(
+        evidence,
+        state.allergies,
+        services.linker().name_of,
+        _drug_classes(services),
+        _drug_tables(services),
     )
     update: dict[str, Any] = {
         "evidence": evidence.model_dump(),
-        "usable": usable.model_dump(),
-        "warnings": [v.model_dump() for v in vetoes],
+        "usable": usable.evidence.model_dump(),
+        "warnings": [v.model_dump() for v in usable.vetoes],
+        "notes": usable.notes,
     }
-    if not usable.candidates:
+    if not usable.evidence.candidates:
         return _abstain(
             "No candidate is left: every recognised condition is treated by a current "
             "medication, or its candidates conflict with the patient's allergies.",
@@ -313,6 +319,7 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         max_choices=context.max_choices,
         interacting=interacting,
         probabilities=state.probabilities,
+        cautions=_cautions(state, usable, services),
     )
     model_info: dict[str, Any] = {"model": None, "adapter": None}
     try:
@@ -349,6 +356,19 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     return update
 
 
+def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
+    """Per candidate, why an alternative should go first (a cross-reactive allergy)."""
+    tables = _drug_tables(services)
+    allergen = penicillin_allergy(
+        state.allergies, services.linker().name_of, _drug_classes(services), tables
+    )
+    found = {
+        c.drug.local_id: cross_reactivity(c.drug.local_id, c.drug.label or "", allergen, tables)
+        for c in evidence.candidates
+    }
+    return {drug: message for drug, message in found.items() if message}
+
+
 def _same_disease(services: Services) -> Callable[[str, str], bool]:
     """Whether two disease ids are the same disease (DOID/MeSH equivalents; else exact)."""
     try:
@@ -373,6 +393,13 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
         classes,
         services.severities(),
     )
+    usable = KGEvidence.model_validate(state.usable) if state.usable else evidence
+    cautions = _cautions(state, usable, services)
+    warnings += [
+        SafetyWarning(kind="allergy", severity="warning", drug_id=c.drug_id, message=message)
+        for c in checked.choices
+        if (message := cautions.get(c.drug_id))
+    ]
     update = {
         "recommendation": checked.model_dump(),
         "warnings": [w.model_dump() for w in warnings],

@@ -38,6 +38,11 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
     return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
 
 
+def _avoid(candidate: Candidate) -> int:
+    """How much to avoid it: major interaction with a current medication 2, caution 1, summed."""
+    return 2 * (candidate.interaction == "major") + (candidate.caution is not None)
+
+
 def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     """The candidates, best first.
 
@@ -46,10 +51,11 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     treatments apart), then the others by probability; else the clinical candidate order
     (``Candidate.rank``, set when the knowledge-graph tool generated and ranked the candidates)
     when every candidate has one; otherwise the strongest evidence first (ties keep the given
-    order). Either way a candidate with a major interaction with a current medication is never
-    ranked above a similarly supported alternative without one (:data:`SIMILAR` of its weight,
-    see :func:`evidence_weights`; with the ranker, an indicated drug's alternatives are
-    indicated drugs): it goes just behind the last such alternative.
+    order). Either way a candidate to avoid (a major interaction with a current medication, or
+    a ``caution`` such as a cephalosporin for a penicillin-allergic patient) is never ranked
+    above a similarly supported alternative less to avoid (:data:`SIMILAR` of its weight, see
+    :func:`evidence_weights`; with the ranker, an indicated drug's alternatives are indicated
+    drugs): it goes just behind the last such alternative.
     """
     weight = evidence_weights(task)
     given = {c.id: n for n, c in enumerate(task.candidates)}
@@ -67,11 +73,11 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
         order = sorted(task.candidates, key=lambda c: c.rank or 0)
     else:
         order = sorted(task.candidates, key=lambda c: -weight[c.id])
-    for cand in [c for c in order if c.interaction == "major"]:
+    for cand in sorted((c for c in order if _avoid(c)), key=_avoid):
         similar = [
             i
             for i, d in enumerate(order)
-            if d.interaction != "major"
+            if _avoid(d) < _avoid(cand)
             and weight[d.id] >= SIMILAR * weight[cand.id]
             # with the ranker, a drug without an indication is no alternative to one with
             and (d.indicated or not cand.indicated or not ranker)

@@ -68,6 +68,11 @@ class Candidate(BaseModel):
     rank: int | None = Field(
         default=None, description="its place in the clinical candidate order of its condition"
     )
+    caution: str | None = Field(
+        default=None,
+        description="why a similarly supported alternative should go first (a cross-reactive "
+        "allergy class), if any",
+    )
     indicated: bool = Field(
         default=False, description="it has an indication edge for its condition in the graph"
     )
@@ -106,6 +111,9 @@ class ReasoningTask(BaseModel):
     def for_condition(self, condition: str) -> tuple[ReasoningTask, dict[str, str]]:
         """The task restricted to one condition's candidates, its evidence renumbered from E1.
 
+        The patient's conditions are listed with this one first: it is the one the answer
+        is about (the model otherwise tends to write about the first one listed).
+
         Returns:
             The sub-task, and its evidence ids mapped back to this task's.
         """
@@ -114,7 +122,11 @@ class ReasoningTask(BaseModel):
         kept = [e for e in self.evidence if ids & set(e.drugs)]
         back = {f"E{n}": e.id for n, e in enumerate(kept, start=1)}
         evidence = [e.model_copy(update={"id": f"E{n}"}) for n, e in enumerate(kept, start=1)]
-        sub = self.model_copy(update={"candidates": candidates, "evidence": evidence})
+        conditions = sorted(self.patient.conditions, key=lambda c: c.id != condition)
+        patient = self.patient.model_copy(update={"conditions": conditions})
+        sub = self.model_copy(
+            update={"patient": patient, "candidates": candidates, "evidence": evidence}
+        )
         return sub, back
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
+from kedrec_agent.agent.candidates import adjunct_class, usable_candidates
 from kedrec_agent.agent.evidence import pair_passages
 from kedrec_agent.agent.scoring import MAX_PROBABILITY, rank_candidates
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
@@ -23,6 +25,8 @@ from kedrec_agent.reasoning.schema import (
     PatientView,
     ReasoningTask,
 )
+from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.crossreactivity import PENICILLINS, cross_reactivity, penicillin_allergy
 
 DISEASE = "MESH:D003924"
 TREATS = "DRUGBANK::treats::Compound:Disease"
@@ -148,3 +152,55 @@ def test_probabilities_are_finite_for_any_group_size() -> None:
         probs = _rank([_cand(f"DB{i}", False, i, i) for i in range(size)])
         values = np.array(list(probs.values()))
         assert np.isfinite(values).all() and abs(values.sum() - 1) < 0.02 * size
+
+
+# --- what goes before the model, and what goes behind ------------------------------------
+
+
+def test_an_adjunct_is_not_proposed_on_its_own() -> None:
+    tables = DrugTables.from_rows([("DB00766", "EPC:N0000175930"), ("DB01060", "ATC:J01CA")])
+    evidence = KGEvidence(
+        candidates=[_cand("DB00766", True), _cand("DB01060", True)], interactions=[]
+    )
+    usable = usable_candidates(evidence, [], lambda i: None, DrugClasses({}, {}, {}), tables)
+    assert [c.drug.local_id for c in usable.evidence.candidates] == ["DB01060"]
+    assert usable.notes == [
+        "DB00766 was not proposed: a beta-lactamase inhibitor, given only with a partner drug."
+    ]
+    assert adjunct_class("DB01060", tables) is None
+
+
+def test_a_cephalosporin_for_a_penicillin_allergy_is_a_caution_not_a_veto() -> None:
+    tables = DrugTables.from_rows(
+        [("DB00438", "ATC:J01DD"), ("DB01060", "ATC:J01CA"), ("DB00537", "ATC:J01MA")]
+    )
+    classes = DrugClasses({}, {}, {})
+    names = {"DB01060": "Amoxicillin", PENICILLINS: "Penicillins"}
+    for allergy in ([PENICILLINS], ["DB01060"]):
+        allergen = penicillin_allergy(allergy, names.get, classes, tables)
+        assert allergen in ("Penicillins", "Amoxicillin")
+        message = cross_reactivity("DB00438", "Ceftazidime", allergen, tables)
+        assert message and "cephalosporin" in message and "uncommon" in message
+        assert cross_reactivity("DB00537", "Ciprofloxacin", allergen, tables) is None
+    assert penicillin_allergy(["DB00537"], names.get, classes, tables) is None
+
+
+def test_a_major_interaction_goes_behind_a_caution_which_goes_behind_a_safe_drug() -> None:
+    def cand(drug: str, rank: int, **kw: Any) -> Candidate:
+        return Candidate(id=drug, name=drug, rank=rank, indicated=True, probability=0.99, **kw)
+
+    task = _task(
+        cand("MAJOR", 0, interaction="major"),
+        cand("CAUTION", 1, caution="cross-reactive"),
+        cand("SAFE", 2),
+    )
+    assert [c.id for c in ranked_candidates(task)] == ["SAFE", "CAUTION", "MAJOR"]
+    task.candidates.pop()  # no safe drug: the caution still goes before the major interaction
+    assert [c.id for c in ranked_candidates(task)] == ["CAUTION", "MAJOR"]
+
+
+def test_a_condition_sub_task_lists_its_condition_first() -> None:
+    task = _task(Candidate(id="DB1", name="A", condition=DISEASE))
+    task.patient.conditions.insert(0, EntityRef(id="MESH:D006973", name="Hypertension"))
+    sub, _ = task.for_condition(DISEASE)
+    assert [c.id for c in sub.patient.conditions] == [DISEASE, "MESH:D006973"]

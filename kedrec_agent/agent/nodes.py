@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
@@ -305,11 +305,12 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     )
     hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
     names = {c: linker.name_of(c) or c for c in state.conditions}
+    severities = services.severities()
     interacting = worst_with(
         [c.drug.local_id for c in evidence.candidates],
         state.medications,
         evidence.interactions,
-        services.severities(),
+        severities,
     )
     task = reasoning_task(
         patient,
@@ -321,6 +322,10 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         probabilities=state.probabilities,
         cautions=_cautions(state, usable, services),
     )
+
+    def together(drugs: Sequence[str], chosen: Sequence[str]) -> dict[str, str]:
+        return dict(worst_with(drugs, chosen, evidence.interactions, severities))
+
     model_info: dict[str, Any] = {"model": None, "adapter": None}
     try:
         model = services.model()
@@ -335,10 +340,11 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
             lambda sub: reasoner.recommend(
                 sub, on_text=lambda text: runtime.stream_writer({"token": text})
             ),
+            together,
         )
     except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
         problem = f"the reasoning model is unavailable: {exc}"
-        recommendation = recommend_per_condition(task, lambda sub: fallback(sub, problem))
+        recommendation = recommend_per_condition(task, lambda sub: fallback(sub, problem), together)
     update: dict[str, Any] = {
         "recommendation": recommendation.model_dump(),
         "model_recommendation": recommendation.model_dump(),

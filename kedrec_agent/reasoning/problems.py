@@ -3,15 +3,21 @@
 A patient with several conditions gets options for each: the task is split by condition
 (each sub-task has that condition's candidates and their evidence, renumbered from E1, as
 the model was trained on single-disease tasks), answered on its own, and the choices are
-tagged with their condition and mapped back to the whole task's evidence ids.
+tagged with their condition and mapped back to the whole task's evidence ids. The
+conditions are answered in turn, and a candidate with a major interaction with a drug already
+chosen for another condition counts as interacting (it goes behind a similarly supported
+alternative), so the options for a patient's problems can be taken together.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kedrec_agent.reasoning.schema import Choice, ReasoningTask, Recommendation
+
+Interacting = Callable[[Sequence[str], Sequence[str]], dict[str, str]]
+"""``(candidate ids, chosen ids) -> {candidate: worst interaction with a chosen drug}``."""
 
 _EVIDENCE_ID = re.compile(r"\bE(\d+)\b")
 
@@ -32,10 +38,28 @@ def _mapped(choice: Choice, back: dict[str, str], condition: str) -> Choice:
     )
 
 
+def _avoiding(sub: ReasoningTask, chosen: list[str], interacting: Interacting) -> ReasoningTask:
+    """``sub`` with a major interaction with an already chosen drug marked on its candidates."""
+    if not chosen:
+        return sub
+    levels = interacting([c.id for c in sub.candidates], chosen)
+    candidates = [
+        c.model_copy(update={"interaction": "major"}) if levels.get(c.id) == "major" else c
+        for c in sub.candidates
+    ]
+    return sub.model_copy(update={"candidates": candidates})
+
+
 def recommend_per_condition(
-    task: ReasoningTask, answer: Callable[[ReasoningTask], Recommendation]
+    task: ReasoningTask,
+    answer: Callable[[ReasoningTask], Recommendation],
+    interacting: Interacting | None = None,
 ) -> Recommendation:
-    """``answer`` applied to each condition's sub-task, merged.
+    """``answer`` applied to each condition's sub-task in turn, merged.
+
+    With ``interacting``, a later condition's candidate with a major interaction with a drug
+    chosen for an earlier one is ranked like one with a major interaction with a current
+    medication (behind a similarly supported alternative without one).
 
     The merged confidence is the lowest of the conditions' (the answer is only as sure as
     its weakest part); it is a fallback when any part is, with each part's problem. A task
@@ -44,8 +68,15 @@ def recommend_per_condition(
     conditions = conditions_of(task)
     if not conditions:
         return answer(task)
-    parts = [(c, *task.for_condition(c)) for c in conditions]
-    answers = [(condition, back, answer(sub)) for condition, sub, back in parts]
+    answers: list[tuple[str, dict[str, str], Recommendation]] = []
+    chosen: list[str] = []
+    for condition in conditions:
+        sub, back = task.for_condition(condition)
+        if interacting is not None:
+            sub = _avoiding(sub, chosen, interacting)
+        result = answer(sub)
+        chosen += [c.drug_id for c in result.choices]
+        answers.append((condition, back, result))
     problems = [r.problem for _, _, r in answers if r.problem]
     return Recommendation(
         choices=[_mapped(c, back, cond) for cond, back, r in answers for c in r.choices],

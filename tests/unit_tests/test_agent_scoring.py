@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,14 +17,17 @@ from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking import load_ranker
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.output import UNGROUNDED_CONFIDENCE, recommendation_from_text
+from kedrec_agent.reasoning.problems import recommend_per_condition
 from kedrec_agent.reasoning.prompts import build_messages
 from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Candidate,
+    Choice,
     EntityRef,
     Evidence,
     PatientView,
     ReasoningTask,
+    Recommendation,
 )
 from kedrec_agent.safety.classes import DrugClasses
 from kedrec_agent.safety.crossreactivity import PENICILLINS, cross_reactivity, penicillin_allergy
@@ -204,3 +208,34 @@ def test_a_condition_sub_task_lists_its_condition_first() -> None:
     task.patient.conditions.insert(0, EntityRef(id="MESH:D006973", name="Hypertension"))
     sub, _ = task.for_condition(DISEASE)
     assert [c.id for c in sub.patient.conditions] == [DISEASE, "MESH:D006973"]
+
+
+def test_a_later_condition_avoids_a_major_interaction_with_an_earlier_choice() -> None:
+    other = "MESH:D006973"
+
+    def cand(drug: str, condition: str, rank: int) -> Candidate:
+        return Candidate(
+            id=drug, name=drug, condition=condition, rank=rank, indicated=True, probability=0.9
+        )
+
+    task = _task(cand("FIRST", DISEASE, 0), cand("CLASHES", other, 0), cand("SAFE", other, 1))
+    task.patient.conditions.append(EntityRef(id=other, name="Hypertension"))
+    task.max_choices = 1
+
+    def top(sub: ReasoningTask) -> Recommendation:  # the model takes the first listed
+        best = ranked_candidates(sub)[0]
+        return Recommendation(
+            choices=[Choice(drug_id=best.id, drug_name=best.name, rationale="", evidence_ids=[])],
+            confidence=0.9,
+            fallback=False,
+            prompt_version="test",
+        )
+
+    def clashes(drugs: Sequence[str], chosen: Sequence[str]) -> dict[str, str]:
+        return {"CLASHES": "major"} if "CLASHES" in drugs and "FIRST" in chosen else {}
+
+    alone = recommend_per_condition(task, top)
+    together = recommend_per_condition(task, top, clashes)
+    assert [c.drug_id for c in alone.choices] == ["FIRST", "CLASHES"]
+    assert [c.drug_id for c in together.choices] == ["FIRST", "SAFE"]
+    assert [c.condition for c in together.choices] == [DISEASE, other]

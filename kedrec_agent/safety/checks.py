@@ -133,9 +133,11 @@ def _interactions(
     """One warning per interacting pair, DrugBank's description where it has one.
 
     Pairs with a current medication come first, the most severe first, then pairs of
-    recommended drugs.
+    recommended drugs for different conditions (two options for the same condition are
+    alternatives, not taken together).
     """
     chosen = {c.drug_id: c.drug_name for c in recommendation.choices}
+    condition = {c.drug_id: c.condition for c in recommendation.choices}
     rows: dict[frozenset[str], list[Interaction]] = {}
     for inter in interactions:
         rows.setdefault(frozenset((inter.drug_a.local_id, inter.drug_b.local_id)), []).append(inter)
@@ -146,8 +148,10 @@ def _interactions(
         for pair, pair_rows in rows.items():
             if drug_id not in pair or not pair & others or pair in done:
                 continue
-            done.add(pair)
             other = next(iter(pair - {drug_id}))
+            if other not in medications and condition[drug_id] == condition[other] is not None:
+                continue
+            done.add(pair)
             described = next((r.description for r in pair_rows if r.description), None)
             message = described or f"{drug} interacts with {name_of(other) or other}."
             both = "" if other in medications else " (both are recommended)"

@@ -104,6 +104,24 @@ def test_one_warning_per_pair_described_first_current_medications_first() -> Non
     assert [w.kind for w in only] == ["allergy"]  # a withheld drug's interactions are moot
 
 
+def test_two_options_for_the_same_condition_are_alternatives_not_a_combination() -> None:
+    ddis = [_ddi("DB00722", "DB00415"), _ddi("DB00415", "DB00682")]
+
+    def tagged(first: str, second: str) -> Recommendation:
+        rec = _rec("DB00722", "DB00415")
+        for choice, condition in zip(rec.choices, (first, second), strict=True):
+            choice.condition = condition
+        return rec
+
+    _, same = _check(tagged("MESH:D006973", "MESH:D006973"), ["DB00682"], [], ddis)
+    assert [(w.drug_id, w.other_id) for w in same] == [("DB00415", "DB00682")]
+    _, apart = _check(tagged("MESH:D006973", "MESH:D003924"), ["DB00682"], [], ddis)
+    assert [(w.drug_id, w.other_id) for w in apart] == [
+        ("DB00415", "DB00682"),
+        ("DB00722", "DB00415"),
+    ]
+
+
 def test_interactions_carry_severity_and_a_major_one_moves_the_drug_behind_the_others() -> None:
     table = SeverityTable(
         {frozenset({"DB00415", "DB00682"}): "major"},

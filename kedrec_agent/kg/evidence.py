@@ -80,8 +80,8 @@ def gather_evidence(
     Candidates per condition: every drug with an indication edge (treats / palliates,
     across the condition's DOID/MeSH equivalents), plus the drugs acting on the most
     genes associated with it. They are ranked by :func:`candidate_order` (independent
-    sources of the indication, then literature co-mentions, then mechanism and
-    established use), first on the cheap signals to a shortlist of ``2 * top_k``, whose
+    sources of the indication, then literature co-mentions, then established use and
+    mechanism), first on the cheap signals to a shortlist of ``2 * top_k``, whose
     drug -> gene -> disease paths are then looked up, and ``top_k`` are kept. Each kept
     candidate also gets its indications for the most related other diseases (MeSH trees).
     Interactions are checked among all kept candidates and current medications.
@@ -129,17 +129,19 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
     Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first;
-    then how many documents of the literature name the drug with the condition; then the
-    best mechanism path and the number of paths; then how many other diseases the drug
-    treats (an established drug); the DrugBank id last, only so that the order is stable.
+    then how many documents of the literature name the drug with the condition; then how
+    many other diseases the drug treats (an established drug); then the best mechanism path
+    and the number of paths; the DrugBank id last, only so that the order is stable.
+    (Established use before mechanism: top-1 disease-modifying drug 64.3% -> 69.6% over the
+    56 train-split PharmacotherapyDB diseases with an indicated candidate, dev unchanged.)
     """
     sources = len({edge.relation for edge in cand.edges})
     return (
         -sources,
         -cand.mentions,
+        -cand.other_indications,
         -max((p.score for p in cand.paths), default=0.0),
         -len(cand.paths),
-        -cand.other_indications,
         cand.drug.local_id,
     )
 

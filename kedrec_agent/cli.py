@@ -397,7 +397,7 @@ def _print_result(result: Any) -> None:
                 f"ranker probability {drug.probability:.2f}"
                 if drug.probability is not None
                 else f"evidence score {drug.score:.2f}"
-            )
+            ) + (", alternative" if drug.alternative else "")
             out.print(
                 f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, {score}): "
                 f"{escape(drug.rationale)} " + escape("".join(f"[{n}]" for n in cites)),

@@ -60,6 +60,11 @@ class DrugRecommendation(BaseModel):
     templated: bool = Field(
         default=False, description="the rationale is an evidence summary, not the model's text"
     )
+    alternative: bool = Field(
+        default=False,
+        description="a similarly supported, safe alternative to the condition's chosen drug, "
+        "added after it (its rationale is a summary of its evidence)",
+    )
     evidence: list[Evidence] = Field(description="the items the rationale cites")
     warnings: list[SafetyWarning] = Field(default_factory=list)
     condition: EntityRef | None = Field(default=None, description="the condition it is for")
@@ -177,7 +182,8 @@ def _per_condition(
         ref = EntityRef(id=condition, name=name_of(condition) or condition)
         ids = [d.drug_id for d in drugs if d.condition and d.condition.id == condition]
         if ids:
-            options = [d for d in drugs if d.drug_id in ids]
+            options = [d for d in drugs if d.drug_id in ids and not d.alternative]
+            options = options or [d for d in drugs if d.drug_id in ids]
             confidence = (
                 max(d.probability or 0.0 for d in options)
                 if all(d.probability is not None for d in options)
@@ -233,6 +239,7 @@ def build_result(
             rationale=choice.rationale,
             grounded=choice.grounded,
             templated=choice.templated,
+            alternative=choice.alternative,
             evidence=[by_id[i] for i in choice.evidence_ids if i in by_id],
             warnings=[w for w in warnings if choice.drug_id in (w.drug_id, w.other_id)],
             condition=EntityRef(

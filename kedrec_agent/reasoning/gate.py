@@ -71,11 +71,15 @@ def rationale_problem(
     return None
 
 
+def evidence_facts(evidence: Sequence[Evidence]) -> str:
+    """The two strongest evidence items' text, whitespace normalised."""
+    strongest = sorted(evidence, key=lambda e: -e.priority)[:2]
+    return " ".join(" ".join(e.text.split()) for e in strongest)
+
+
 def templated_rationale(drug: str, evidence: Sequence[Evidence], problem: str) -> str:
     """A rationale composed from the evidence items (strongest first), said to be one."""
-    strongest = sorted(evidence, key=lambda e: -e.priority)[:2]
-    facts = " ".join(" ".join(e.text.split()) for e in strongest)
     return (
         f"Evidence summary for {drug} (templated: the model's text was not shown because "
-        f"{problem}): {facts}"
+        f"{problem}): {evidence_facts(evidence)}"
     )

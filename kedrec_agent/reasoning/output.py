@@ -32,9 +32,9 @@ from typing import Any
 import json_repair
 from pydantic import ValidationError
 
-from kedrec_agent.reasoning.gate import rationale_problem, templated_rationale
+from kedrec_agent.reasoning.gate import evidence_facts, rationale_problem, templated_rationale
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
-from kedrec_agent.reasoning.ranking import ranked_candidates
+from kedrec_agent.reasoning.ranking import SIMILAR, avoid, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Choice,
     ModelAnswer,
@@ -209,6 +209,45 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
         prompt_version=PROMPT_VERSION,
         problem=problem,
     )
+
+
+def with_alternatives(task: ReasoningTask, recommendation: Recommendation) -> Recommendation:
+    """The answer with similarly supported, safe alternatives after its choices.
+
+    A condition's options are the model's choices plus, up to ``task.max_choices`` in all,
+    the next candidates in the ranked order (:func:`~kedrec_agent.reasoning.ranking.
+    ranked_candidates`) that have evidence, at least :data:`~kedrec_agent.reasoning.
+    ranking.SIMILAR` of the best choice's weight, and nothing to avoid (no major
+    interaction with a current medication or an earlier choice, no caution). Their
+    rationale is a summary of their evidence, marked as such (``alternative`` and
+    ``templated``). An abstention, a fallback (already ranked) or an empty answer is
+    returned as it is; so is the confidence.
+    """
+    if recommendation.fallback or not recommendation.choices:
+        return recommendation
+    weight = evidence_weights(task)
+    chosen = {c.drug_id for c in recommendation.choices}
+    floor = SIMILAR * max(weight.get(c.drug_id, 0.0) for c in recommendation.choices)
+    room = task.max_choices - len(recommendation.choices)
+    extra: list[Choice] = []
+    for cand in ranked_candidates(task):
+        if len(extra) >= room:
+            break
+        items = [e for e in task.evidence if cand.id in e.drugs]
+        if cand.id in chosen or not items or avoid(cand) or weight[cand.id] < floor:
+            continue
+        extra.append(
+            Choice(
+                drug_id=cand.id,
+                drug_name=cand.name,
+                rationale=f"Alternative to {recommendation.choices[0].drug_name} (a summary "
+                f"of its evidence, not the model's text): {evidence_facts(items)}",
+                evidence_ids=[e.id for e in items],
+                templated=True,
+                alternative=True,
+            )
+        )
+    return recommendation.model_copy(update={"choices": [*recommendation.choices, *extra]})
 
 
 def recommendation_from_text(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from kedrec_agent.reasoning.output import with_alternatives
 from kedrec_agent.reasoning.schema import Choice, ReasoningTask, Recommendation
 
 Interacting = Callable[[Sequence[str], Sequence[str]], dict[str, str]]
@@ -55,7 +56,10 @@ def recommend_per_condition(
     answer: Callable[[ReasoningTask], Recommendation],
     interacting: Interacting | None = None,
 ) -> Recommendation:
-    """``answer`` applied to each condition's sub-task in turn, merged.
+    """``answer`` applied to each condition's sub-task in turn, with its alternatives, merged.
+
+    Each condition's options are its answer's choices and then similarly supported, safe
+    alternatives (:func:`~kedrec_agent.reasoning.output.with_alternatives`).
 
     With ``interacting``, a later condition's candidate with a major interaction with a drug
     chosen for an earlier one is ranked like one with a major interaction with a current
@@ -67,15 +71,15 @@ def recommend_per_condition(
     """
     conditions = conditions_of(task)
     if not conditions:
-        return answer(task)
+        return with_alternatives(task, answer(task))
     answers: list[tuple[str, dict[str, str], Recommendation]] = []
     chosen: list[str] = []
     for condition in conditions:
         sub, back = task.for_condition(condition)
         if interacting is not None:
             sub = _avoiding(sub, chosen, interacting)
-        result = answer(sub)
-        chosen += [c.drug_id for c in result.choices]
+        result = with_alternatives(sub, answer(sub))
+        chosen += [c.drug_id for c in result.choices if not c.alternative]
         answers.append((condition, back, result))
     problems = [r.problem for _, _, r in answers if r.problem]
     return Recommendation(

@@ -38,7 +38,7 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
     return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
 
 
-def _avoid(candidate: Candidate) -> int:
+def avoid(candidate: Candidate) -> int:
     """How much to avoid it: major interaction with a current medication 2, caution 1, summed."""
     return 2 * (candidate.interaction == "major") + (candidate.caution is not None)
 
@@ -73,11 +73,11 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
         order = sorted(task.candidates, key=lambda c: c.rank or 0)
     else:
         order = sorted(task.candidates, key=lambda c: -weight[c.id])
-    for cand in sorted((c for c in order if _avoid(c)), key=_avoid):
+    for cand in sorted((c for c in order if avoid(c)), key=avoid):
         similar = [
             i
             for i, d in enumerate(order)
-            if _avoid(d) < _avoid(cand)
+            if avoid(d) < avoid(cand)
             and weight[d.id] >= SIMILAR * weight[cand.id]
             # with the ranker, a drug without an indication is no alternative to one with
             and (d.indicated or not cand.indicated or not ranker)

@@ -162,6 +162,11 @@ class Choice(BaseModel):
         description="True when the model's rationale failed the sanity gate and was replaced "
         "by a summary templated from the cited evidence",
     )
+    alternative: bool = Field(
+        default=False,
+        description="True for a similarly supported alternative added after the model's "
+        "choices (its rationale is a summary of its evidence, not the model's text)",
+    )
     condition: str | None = Field(default=None, description="the condition it is chosen for")
 
 

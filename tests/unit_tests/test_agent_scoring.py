@@ -16,7 +16,11 @@ from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking import load_ranker
 from kedrec_agent.ranking.tables import DrugTables
-from kedrec_agent.reasoning.output import UNGROUNDED_CONFIDENCE, recommendation_from_text
+from kedrec_agent.reasoning.output import (
+    UNGROUNDED_CONFIDENCE,
+    recommendation_from_text,
+    with_alternatives,
+)
 from kedrec_agent.reasoning.problems import recommend_per_condition
 from kedrec_agent.reasoning.prompts import build_messages
 from kedrec_agent.reasoning.ranking import ranked_candidates
@@ -239,3 +243,35 @@ def test_a_later_condition_avoids_a_major_interaction_with_an_earlier_choice() -
     assert [c.drug_id for c in alone.choices] == ["FIRST", "CLASHES"]
     assert [c.drug_id for c in together.choices] == ["FIRST", "SAFE"]
     assert [c.condition for c in together.choices] == [DISEASE, other]
+
+
+def test_safe_similarly_supported_alternatives_follow_the_models_choice() -> None:
+    def cand(drug: str, rank: int, probability: float, **kw: Any) -> Candidate:
+        indicated = probability > 0.5
+        return Candidate(
+            id=drug, name=drug, rank=rank, indicated=indicated, probability=probability, **kw
+        )
+
+    task = _task(
+        cand("CHOSEN", 0, 0.9),
+        cand("MAJOR", 1, 0.9, interaction="major"),
+        cand("SAFE", 2, 0.9),
+        cand("WEAK", 3, 0.2),
+    )
+    task.max_choices = 3
+    answer = Recommendation(
+        choices=[Choice(drug_id="CHOSEN", drug_name="CHOSEN", rationale="r", evidence_ids=["E1"])],
+        confidence=0.9,
+        fallback=False,
+        prompt_version="test",
+    )
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["CHOSEN", "SAFE"]  # no major, no weak one
+    added = options.choices[1]
+    assert added.alternative and added.templated and added.evidence_ids == ["E3"]
+    assert "not the model's text" in added.rationale and "SAFE evidence" in added.rationale
+    assert options.confidence == answer.confidence
+    abstained = answer.model_copy(update={"choices": []})
+    assert with_alternatives(task, abstained).choices == []
+    task.max_choices = 1
+    assert [c.drug_id for c in with_alternatives(task, answer).choices] == ["CHOSEN"]

@@ -527,6 +527,8 @@ def _model_text(result: Mapping[str, Any], rec: Mapping[str, Any]) -> bool:
     source = rec.get("rationale_source")
     if isinstance(source, str):
         return source == "model"
+    if rec.get("templated") or rec.get("alternative"):
+        return False  # an evidence summary, marked as one
     return not result.get("fallback") and rec.get("grounded", True) is not False
 
 

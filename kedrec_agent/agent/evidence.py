@@ -95,6 +95,7 @@ def reasoning_task(
     interacting: Mapping[str, Level] | None = None,
     probabilities: Mapping[str, Mapping[str, float]] | None = None,
     cautions: Mapping[str, str] | None = None,
+    classes: Mapping[str, Sequence[str]] | None = None,
 ) -> ReasoningTask:
     """The reasoning model's input for one patient.
 
@@ -109,6 +110,7 @@ def reasoning_task(
             candidates (:func:`kedrec_agent.agent.scoring.rank_candidates`).
         cautions: per candidate, why an alternative should go first (e.g. a cephalosporin
             for a penicillin-allergic patient).
+        classes: per candidate, its pharmacologic classes (see ``Candidate.classes``).
     """
     cautions = cautions or {}
     interacting = interacting or {}
@@ -130,6 +132,7 @@ def reasoning_task(
                 rank=len(candidates) if kg.ranked else None,
                 indicated=bool(cand.edges),
                 caution=cautions.get(drug_id),
+                classes=list((classes or {}).get(drug_id, ())),
                 probability=probabilities.get(cand.condition, {}).get(drug_id),
             )
         )

@@ -306,6 +306,7 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
     names = {c: linker.name_of(c) or c for c in state.conditions}
     severities = services.severities()
+    tables = _drug_tables(services)
     interacting = worst_with(
         [c.drug.local_id for c in evidence.candidates],
         state.medications,
@@ -321,6 +322,9 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         interacting=interacting,
         probabilities=state.probabilities,
         cautions=_cautions(state, usable, services),
+        classes={
+            c.drug.local_id: sorted(tables.classes_of(c.drug.local_id)) for c in usable.candidates
+        },
     )
 
     def together(drugs: Sequence[str], chosen: Sequence[str]) -> dict[str, str]:

@@ -4,9 +4,10 @@ A patient with several conditions gets options for each: the task is split by co
 (each sub-task has that condition's candidates and their evidence, renumbered from E1, as
 the model was trained on single-disease tasks), answered on its own, and the choices are
 tagged with their condition and mapped back to the whole task's evidence ids. The
-conditions are answered in turn, and a candidate with a major interaction with a drug already
-chosen for another condition counts as interacting (it goes behind a similarly supported
-alternative), so the options for a patient's problems can be taken together.
+conditions are answered in turn, and a candidate's major or moderate interaction with a drug
+already chosen for another condition counts as one with a current medication (it goes behind
+a similarly supported alternative, or a same-class one), so the options for a patient's
+problems can be taken together.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from kedrec_agent.reasoning.output import with_alternatives
-from kedrec_agent.reasoning.schema import Choice, ReasoningTask, Recommendation
+from kedrec_agent.reasoning.schema import Candidate, Choice, ReasoningTask, Recommendation
 
 Interacting = Callable[[Sequence[str], Sequence[str]], dict[str, str]]
 """``(candidate ids, chosen ids) -> {candidate: worst interaction with a chosen drug}``."""
@@ -39,15 +40,26 @@ def _mapped(choice: Choice, back: dict[str, str], condition: str) -> Choice:
     )
 
 
+def _marked(candidate: Candidate, level: str | None) -> Candidate:
+    """``candidate`` with ``level`` (of an interaction with a chosen drug) if it is worse."""
+    if level not in ("major", "moderate") or candidate.interaction == "major":
+        return candidate
+    if level == "moderate" and candidate.interaction == "moderate":
+        return candidate
+    return candidate.model_copy(update={"interaction": level})
+
+
 def _avoiding(sub: ReasoningTask, chosen: list[str], interacting: Interacting) -> ReasoningTask:
-    """``sub`` with a major interaction with an already chosen drug marked on its candidates."""
+    """``sub`` with its candidates' major or moderate interactions with chosen drugs marked.
+
+    They are then ranked as with a current medication
+    (:func:`~kedrec_agent.reasoning.ranking.ranked_candidates`): a major one behind a
+    similarly supported alternative, a moderate one behind a same-class alternative.
+    """
     if not chosen:
         return sub
     levels = interacting([c.id for c in sub.candidates], chosen)
-    candidates = [
-        c.model_copy(update={"interaction": "major"}) if levels.get(c.id) == "major" else c
-        for c in sub.candidates
-    ]
+    candidates = [_marked(c, levels.get(c.id)) for c in sub.candidates]
     return sub.model_copy(update={"candidates": candidates})
 
 

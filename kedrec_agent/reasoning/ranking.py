@@ -55,7 +55,9 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     a ``caution`` such as a cephalosporin for a penicillin-allergic patient) is never ranked
     above a similarly supported alternative less to avoid (:data:`SIMILAR` of its weight, see
     :func:`evidence_weights`; with the ranker, an indicated drug's alternatives are indicated
-    drugs): it goes just behind the last such alternative.
+    drugs): it goes just behind the last such alternative. A drug with a moderate
+    interaction gives its place to a same-class alternative without one
+    (:func:`_same_class_first`).
     """
     weight = evidence_weights(task)
     given = {c.id: n for n, c in enumerate(task.candidates)}
@@ -85,4 +87,29 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
         if similar and similar[-1] > order.index(cand):
             order.remove(cand)
             order.insert(similar[-1], cand)  # the list shrank by one: just behind it
+    return _same_class_first(order, weight)
+
+
+def _same_class_first(order: list[Candidate], weight: dict[str, float]) -> list[Candidate]:
+    """A same-class alternative without a moderate interaction takes the place of a drug with one.
+
+    The alternative shares a pharmacologic class (``Candidate.classes``), is at least
+    :data:`SIMILAR` as supported, has no major or moderate interaction and nothing else to
+    avoid: the substitution a prescriber makes (another beta blocker, another statin). A
+    drug without such a classmate keeps its place: moving an established drug behind any
+    less established one to avoid a moderate interaction made worse choices.
+    """
+    for cand in [c for c in order if c.interaction == "moderate" and c.classes]:
+        here = order.index(cand)
+        mates = [
+            i
+            for i, d in enumerate(order)
+            if i > here
+            and set(d.classes) & set(cand.classes)
+            and d.interaction not in ("major", "moderate")
+            and not avoid(d)
+            and weight[d.id] >= SIMILAR * weight[cand.id]
+        ]
+        if mates:
+            order.insert(here, order.pop(mates[0]))  # the classmate takes its place
     return order

@@ -62,7 +62,13 @@ class Candidate(BaseModel):
     name: str
     interaction: Literal["major", "moderate", "minor", "unknown"] | None = Field(
         default=None,
-        description="its most severe known interaction with a current medication, if any",
+        description="its most severe known interaction with a current medication (or a drug "
+        "chosen for another of the patient's conditions), if any",
+    )
+    classes: list[str] = Field(
+        default_factory=list,
+        description="its pharmacologic classes (DrugCentral EPC / MoA, ATC level 4), to find "
+        "a same-class alternative without its interaction",
     )
     condition: str | None = Field(default=None, description="the condition it is proposed for")
     rank: int | None = Field(

@@ -275,3 +275,20 @@ def test_safe_similarly_supported_alternatives_follow_the_models_choice() -> Non
     assert with_alternatives(task, abstained).choices == []
     task.max_choices = 1
     assert [c.drug_id for c in with_alternatives(task, answer).choices] == ["CHOSEN"]
+
+
+def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> None:
+    def cand(drug: str, rank: int, classes: list[str], **kw: Any) -> Candidate:
+        return Candidate(
+            id=drug, name=drug, rank=rank, indicated=True, probability=0.9, classes=classes, **kw
+        )
+
+    beta = ["EPC:beta-blocker"]
+    task = _task(
+        cand("CARVEDILOL", 0, beta, interaction="moderate"),
+        cand("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
+        cand("METOPROLOL", 2, beta),
+    )
+    assert [c.id for c in ranked_candidates(task)] == ["METOPROLOL", "CARVEDILOL", "ENALAPRIL"]
+    task.candidates.pop()  # no classmate: an established drug keeps its place
+    assert [c.id for c in ranked_candidates(task)] == ["CARVEDILOL", "ENALAPRIL"]

@@ -151,9 +151,20 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
         kg = services.kg()
         if context.exclusions:
             kg = kg.with_exclusions(context.exclusions)
+        general = [
+            c
+            for c in state.conditions
+            if kg.hierarchy.is_category(kg.equivalences.concept(c).equivalents)
+        ]
+        if general and len(general) == len(state.conditions):
+            return _abstain(
+                "The recognised conditions are categories of disease rather than diagnoses "
+                "(e.g. 'Neoplasms'): too general to choose a drug for.",
+                general=general,
+            )
         evidence = gather_evidence(
             kg,
-            state.conditions,
+            [c for c in state.conditions if c not in general],
             state.medications,
             top_k=context.top_k,
             paths_per_drug=context.paths_per_drug,
@@ -179,6 +190,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
         _drug_tables(services),
     )
     update: dict[str, Any] = {
+        "general": general,
         "evidence": evidence.model_dump(),
         "usable": usable.evidence.model_dump(),
         "warnings": [v.model_dump() for v in usable.vetoes],

@@ -196,6 +196,12 @@ def _per_condition(
                     condition=ref, status="options", drug_ids=ids, confidence=confidence
                 )
             )
+        elif condition in state.general:
+            reason = (
+                f"{ref.name}: a category of diseases rather than a diagnosis, too general to "
+                "choose a drug for."
+            )
+            answers.append(ConditionAnswer(condition=ref, status="no_options", reason=reason))
         elif condition in treated:
             by = ", ".join(treated[condition])
             reason = f"{ref.name}: treated by {by} (a current medication)."

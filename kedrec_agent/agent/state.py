@@ -44,6 +44,10 @@ class OutputState:
     allergies: list[str] = field(default_factory=list)
     """Ids of allergy substances (MeSH) or drugs (DrugBank)."""
 
+    general: list[str] = field(default_factory=list)
+    """Linked conditions that are only a category (MeSH ``C04`` Neoplasms): no drug is
+    proposed for them."""
+
     evidence: dict[str, Any] = field(default_factory=dict)
     """Knowledge-graph evidence (candidates, paths, interactions) as JSON."""
 

@@ -89,6 +89,15 @@ class DiseaseHierarchy:
             and any(_within(x, y) or _within(y, x) for x in own for y in numbers)
         }
 
+    def is_category(self, disease: str | Iterable[str]) -> bool:
+        """Whether ``disease`` (one id or its equivalent ids) is only a top-level heading.
+
+        A heading whose every tree number has one level (``C04`` Neoplasms) is a category of
+        diseases rather than a diagnosis; ids without a tree number are not.
+        """
+        numbers = _numbers(self._trees, disease)
+        return bool(numbers) and all(len(n) == 1 for n in numbers)
+
     def relation(self, a: str | Iterable[str], b: str | Iterable[str]) -> Relatedness:
         """The closest relation between two diseases, each given as one id or equivalent ids.
 

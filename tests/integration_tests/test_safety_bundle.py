@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kedrec_agent.agent.context import Context
 from kedrec_agent.config import Settings
 from kedrec_agent.linking import get_linker
 from kedrec_agent.reasoning.schema import Choice, Recommendation
@@ -46,3 +47,19 @@ def test_graph_reports_safety_findings_and_keeps_no_vetoed_drug() -> None:
     chosen = {r["drug_id"] for r in result["recommendations"]}
     assert not vetoed & chosen
     assert "DB00722" not in chosen  # lisinopril is taken already: never recommended again
+
+
+def test_a_category_of_diseases_gets_no_drug() -> None:
+    from graphs.kedrec import graph
+
+    context = Context(literature=False)
+    result = graph.invoke({"patient": "70-year-old man with a neoplasm and gout"}, context=context)[
+        "result"
+    ]
+    by_name = {c["condition"]["name"]: c for c in result["conditions"]}
+    assert by_name["Neoplasms"]["status"] == "no_options"
+    assert "too general" in by_name["Neoplasms"]["reason"]
+    assert by_name["Gout"]["status"] == "options"
+    assert {r["condition"]["name"] for r in result["recommendations"]} == {"Gout"}
+    alone = graph.invoke({"patient": "a neoplasm"}, context=context)["result"]
+    assert alone["abstained"] and "too general" in alone["reason"]

@@ -110,3 +110,11 @@ def test_lineage_masking_hides_the_parent_heading_indication(tiny_kg: KnowledgeG
     assert "MESH:D003920" in related(task)  # the parent heading: shown by default
     assert "MESH:D003920" not in related(strict)
     assert related(strict), "unrelated indications (hypertension) stay visible"
+
+
+def test_only_a_top_level_heading_is_a_category() -> None:
+    tree = DiseaseHierarchy({"MESH:D009369": ["C04"], "MESH:D1": ["C04", "C06.405"]}, {})
+    assert tree.is_category("MESH:D009369")  # Neoplasms
+    assert tree.is_category(["DOID:162", "MESH:D009369"])  # with an id without a tree
+    assert not tree.is_category("MESH:D1")  # also a specific heading
+    assert not TREE.is_category("MESH:D3") and not TREE.is_category("DOID:162")

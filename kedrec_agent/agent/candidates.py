@@ -36,12 +36,21 @@ class Usable:
     notes: list[str] = field(default_factory=list)
 
 
+ADJUNCT_ATC = "ATC:J01CG"
+"""The ATC group of beta-lactamase inhibitors: an ATC code there is no use of its own."""
+
+
 def adjunct_class(drug_id: str, tables: DrugTables) -> str | None:
-    """The class, in words, of a drug given only with a partner drug (``None``: not one)."""
-    return next(
-        (ADJUNCT_CLASSES[c] for c in sorted(tables.classes_of(drug_id)) if c in ADJUNCT_CLASSES),
-        None,
-    )
+    """The class, in words, of a drug given only with a partner drug (``None``: not one).
+
+    A drug with an ATC code of its own (outside :data:`ADJUNCT_ATC`) is given alone, whatever
+    its class: DrugCentral files levodopa (N04BA01) and dopamine (C01CA04) as aromatic amino
+    acid decarboxylation inhibitors, after their combination products with carbidopa.
+    """
+    classes = sorted(tables.classes_of(drug_id))
+    if any(c.startswith("ATC:") and c != ADJUNCT_ATC for c in classes):
+        return None
+    return next((ADJUNCT_CLASSES[c] for c in classes if c in ADJUNCT_CLASSES), None)
 
 
 def usable_candidates(

@@ -176,6 +176,19 @@ def test_an_adjunct_is_not_proposed_on_its_own() -> None:
         "DB00766 was not proposed: a beta-lactamase inhibitor, given only with a partner drug."
     ]
     assert adjunct_class("DB01060", tables) is None
+    decarboxylation = "EPC:N0000175754"  # DrugCentral files levodopa here, beside carbidopa
+    tables = DrugTables.from_rows(
+        [
+            ("DB00190", decarboxylation),
+            ("DB01235", decarboxylation),
+            ("DB01235", "ATC:N04BA"),
+            ("DB01606", "EPC:N0000175930"),
+            ("DB01606", "ATC:J01CG"),
+        ]
+    )
+    assert adjunct_class("DB00190", tables) is not None  # carbidopa
+    assert adjunct_class("DB01235", tables) is None  # levodopa has a use of its own
+    assert adjunct_class("DB01606", tables) is not None  # tazobactam: J01CG is the adjunct group
 
 
 def test_a_cephalosporin_for_a_penicillin_allergy_is_a_caution_not_a_veto() -> None:

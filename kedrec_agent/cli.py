@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -398,9 +399,10 @@ def _print_result(result: Any) -> None:
                 if drug.probability is not None
                 else f"evidence score {drug.score:.2f}"
             ) + (", alternative" if drug.alternative else "")
+            rationale = _numbered(drug.rationale, references)
             out.print(
                 f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, {score}): "
-                f"{escape(drug.rationale)} " + escape("".join(f"[{n}]" for n in cites)),
+                f"{escape(rationale)} " + escape("".join(f"[{n}]" for n in cites)),
                 highlight=False,
             )
     if result.abstained:
@@ -416,6 +418,17 @@ def _print_result(result: Any) -> None:
         f"{', LOW' if result.low_confidence else ''}); model {result.versions.model}; "
         f"data {result.versions.data}",
         highlight=False,
+    )
+
+
+_CITED = re.compile(r"\[?\b(E\d+)\b\]?")
+
+
+def _numbered(rationale: str, references: dict[str, int]) -> str:
+    """The rationale with its evidence ids (``[E12]``) as the printed reference numbers."""
+    return _CITED.sub(
+        lambda m: f"[{references[m.group(1)]}]" if m.group(1) in references else m.group(0),
+        rationale,
     )
 
 

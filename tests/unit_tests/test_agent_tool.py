@@ -96,3 +96,12 @@ def test_bad_arguments_become_a_message() -> None:
     for args in bad:
         message = _call(KedrecTool(graph=graph), args)
         assert message.content and not graph.calls
+
+
+def test_the_cli_prints_cited_evidence_ids_as_its_reference_numbers() -> None:
+    from kedrec_agent.cli import _numbered
+
+    text = "Carvedilol treats heart failure [E12]; reported in PMID:1 [E13], and E14."
+    assert _numbered(text, {"E12": 4, "E13": 5}) == (
+        "Carvedilol treats heart failure [4]; reported in PMID:1 [5], and E14."
+    )

@@ -133,11 +133,16 @@ def _interactions(
     """One warning per interacting pair, DrugBank's description where it has one.
 
     Pairs with a current medication come first, the most severe first, then pairs of
-    recommended drugs for different conditions (two options for the same condition are
-    alternatives, not taken together).
+    recommended drugs that would be taken together: the leading options of different
+    conditions (two options for the same condition are alternatives, and an alternative
+    is checked against current medications only; without conditions, every pair).
     """
     chosen = {c.drug_id: c.drug_name for c in recommendation.choices}
     condition = {c.drug_id: c.condition for c in recommendation.choices}
+    leading: dict[str | None, str] = {}
+    for choice in recommendation.choices:
+        leading.setdefault(choice.condition, choice.drug_id)
+    together = set(leading.values()) if None not in leading else set(chosen)
     rows: dict[frozenset[str], list[Interaction]] = {}
     for inter in interactions:
         rows.setdefault(frozenset((inter.drug_a.local_id, inter.drug_b.local_id)), []).append(inter)
@@ -149,7 +154,9 @@ def _interactions(
             if drug_id not in pair or not pair & others or pair in done:
                 continue
             other = next(iter(pair - {drug_id}))
-            if other not in medications and condition[drug_id] == condition[other] is not None:
+            if other not in medications and (
+                condition[drug_id] == condition[other] is not None or not pair <= together
+            ):
                 continue
             done.add(pair)
             described = next((r.description for r in pair_rows if r.description), None)

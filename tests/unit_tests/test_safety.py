@@ -166,3 +166,15 @@ def test_severity_table_reads_the_bundle_files(tmp_path: Path) -> None:
     assert table.types == {"5": "major", "8": "moderate"}
     empty = SeverityTable.from_settings(Settings(data_dir=tmp_path / "x", home=tmp_path))
     assert empty.pairs == {} and empty.types == {}  # a bundle without safety/: all unknown
+
+
+def test_only_the_leading_options_of_different_conditions_are_checked_together() -> None:
+    rec = _rec("DB00722", "DB01060", "DB00415")
+    for choice, condition in zip(rec.choices, ("A", "A", "B"), strict=True):
+        choice.condition = condition  # DB01060 is the second option for A: an alternative
+    ddis = [_ddi("DB01060", "DB00415"), _ddi("DB01060", "DB00682")]
+    _, warnings = _check(rec, ["DB00682"], [], ddis)
+    assert [(w.drug_id, w.other_id) for w in warnings] == [("DB01060", "DB00682")]
+    ddis.append(_ddi("DB00722", "DB00415"))  # the two leading options
+    _, warnings = _check(rec, ["DB00682"], [], ddis)
+    assert ("DB00722", "DB00415") in [(w.drug_id, w.other_id) for w in warnings]

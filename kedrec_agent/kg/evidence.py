@@ -119,10 +119,49 @@ def gather_evidence(
         kept = sorted(shortlist, key=candidate_order)[:top_k]
         # A current medication that treats the condition is always kept: it answers it.
         kept += [c for c in by_drug.values() if c.already_taking and c.edges and c not in kept]
+        taken = {c.drug.local_id for c in kept if c.already_taking and c.edges}
+        kept += treating_related(kg, condition, [m for m in medication_ids if m not in taken])
         candidates += kept
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
     return KGEvidence(candidates=candidates, interactions=interactions, ranked=True)
+
+
+def treating_related(
+    kg: KnowledgeGraph, condition: str, medication_ids: Sequence[str]
+) -> list[CandidateDrug]:
+    """Current medications indicated for a disease just above or below ``condition``.
+
+    A drug for a kind of the condition (ferrous sulfate for iron-deficiency anaemia, for a
+    patient's "anaemia") or for the condition's broader heading (a drug for hypertension,
+    for "malignant hypertension") treats it; MeSH top-level categories (``C04`` Neoplasms)
+    do not count. Each is returned as an ``already_taking`` candidate with those edges, so
+    the condition is answered as treated by it.
+    """
+    if not medication_ids:
+        return []
+    lineage = kg.hierarchy.lineage(kg.equivalences.concept(condition).equivalents)
+    related = {d for d in lineage if not kg.hierarchy.is_category(d)}
+    if not related:
+        return []
+    found = []
+    for medication in dict.fromkeys(medication_ids):
+        rows = [
+            row
+            for row in kg.drug_indications(medication)
+            if kg.equivalences.concept(row.disease.local_id).equivalents & related
+        ]
+        if rows:
+            found.append(
+                CandidateDrug(
+                    drug=rows[0].drug,
+                    condition=condition,
+                    via="indication",
+                    edges=[edge for row in rows for edge in row.edges],
+                    already_taking=True,
+                )
+            )
+    return found
 
 
 def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:

@@ -77,3 +77,36 @@ def test_mechanism_candidates_join_and_a_treating_medication_is_kept() -> None:
         ("DB00331", False),
         ("DB01016", True),  # beyond top_k, but it tells that the condition is treated
     ]
+
+
+def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
+    from kedrec_agent.kg.hierarchy import DiseaseHierarchy
+    from kedrec_agent.linking.diseases import DiseaseEquivalences
+
+    anaemia, iron_deficiency, neoplasms = "MESH:D000740", "MESH:D018798", "MESH:D009369"
+    graph: Any = StubGraph({"DB00016": ("Erythropoietin", [TREATS])}, [])
+    graph.hierarchy = DiseaseHierarchy(
+        {anaemia: ["C15.378.071"], iron_deficiency: ["C15.378.071.141"], neoplasms: ["C04"]},
+        {},
+    )
+    graph.equivalences = DiseaseEquivalences.from_pairs([])
+    own = {"DB13257": iron_deficiency, "DB00001": neoplasms}  # a top category never counts
+
+    def drug_indications(drug: str) -> list[DrugIndication]:
+        disease = own.get(drug)
+        if disease is None:
+            return []
+        return [
+            DrugIndication(
+                drug=Entity(id=f"Compound::{drug}", label=drug),
+                disease=Entity(id=f"Disease::{disease}"),
+                relation=TREATS,
+                category="treats",
+                edges=[Edge(head=f"Compound::{drug}", relation=TREATS, tail=f"Disease::{disease}")],
+            )
+        ]
+
+    graph.drug_indications = drug_indications
+    evidence = gather_evidence(graph, [anaemia], ["DB13257", "DB00001", "DB00002"])
+    assert evidence.treated() == {anaemia: ["DB13257"]}
+    assert [c.drug.local_id for c in evidence.candidates if not c.already_taking] == ["DB00016"]

@@ -169,6 +169,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             top_k=context.top_k,
             paths_per_drug=context.paths_per_drug,
             mentions=mentions,
+            names={c: services.linker().name_of(c) or c for c in state.conditions},
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")

@@ -74,6 +74,7 @@ def gather_evidence(
     top_k: int = 5,
     paths_per_drug: int = 3,
     mentions: Mapping[str, Mapping[str, int]] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> KGEvidence:
     """Collect the graph evidence for a patient's conditions and current medications.
 
@@ -94,8 +95,11 @@ def gather_evidence(
         paths_per_drug: mechanism paths kept per candidate.
         mentions: per condition id, documents of the literature that name each drug and
             the condition (see ``LiteratureSearch.co_mentions``); none: not used.
+        names: display names of the conditions (to find a current medication that treats
+            one without a MeSH tree number, see :func:`treating_related`).
     """
     mentions = mentions or {}
+    names = names or {}
     candidates: list[CandidateDrug] = []
     for condition in dict.fromkeys(condition_ids):
         by_drug: dict[str, CandidateDrug] = {}
@@ -120,7 +124,9 @@ def gather_evidence(
         # A current medication that treats the condition is always kept: it answers it.
         kept += [c for c in by_drug.values() if c.already_taking and c.edges and c not in kept]
         taken = {c.drug.local_id for c in kept if c.already_taking and c.edges}
-        kept += treating_related(kg, condition, [m for m in medication_ids if m not in taken])
+        kept += treating_related(
+            kg, condition, [m for m in medication_ids if m not in taken], names.get(condition)
+        )
         candidates += kept
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
@@ -128,21 +134,29 @@ def gather_evidence(
 
 
 def treating_related(
-    kg: KnowledgeGraph, condition: str, medication_ids: Sequence[str]
+    kg: KnowledgeGraph, condition: str, medication_ids: Sequence[str], name: str | None = None
 ) -> list[CandidateDrug]:
     """Current medications indicated for a disease just above or below ``condition``.
 
     A drug for a kind of the condition (ferrous sulfate for iron-deficiency anaemia, for a
     patient's "anaemia") or for the condition's broader heading (a drug for hypertension,
     for "malignant hypertension") treats it; MeSH top-level categories (``C04`` Neoplasms)
-    do not count. Each is returned as an ``already_taking`` candidate with those edges, so
-    the condition is answered as treated by it.
+    do not count. A condition without a MeSH tree number (a heading newer than the bundle's
+    trees, such as "essential hypertension") falls back on its ``name``: a disease whose
+    name ends it ("hypertension") is its broader heading. Each is returned as an
+    ``already_taking`` candidate with those edges, so the condition is answered as treated.
     """
     if not medication_ids:
         return []
-    lineage = kg.hierarchy.lineage(kg.equivalences.concept(condition).equivalents)
+    equivalents = kg.equivalences.concept(condition).equivalents
+    lineage = kg.hierarchy.lineage(equivalents)
     related = {d for d in lineage if not kg.hierarchy.is_category(d)}
-    if not related:
+    suffix = f" {name.strip().lower()}" if name and not related else None
+
+    def broader(label: str | None) -> bool:
+        return bool(label and suffix and suffix.endswith(f" {label.lower()}"))
+
+    if not related and suffix is None:
         return []
     found = []
     for medication in dict.fromkeys(medication_ids):
@@ -150,6 +164,7 @@ def treating_related(
             row
             for row in kg.drug_indications(medication)
             if kg.equivalences.concept(row.disease.local_id).equivalents & related
+            or (broader(row.disease.label) and not kg.hierarchy.is_category(row.disease.local_id))
         ]
         if rows:
             found.append(

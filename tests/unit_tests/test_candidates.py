@@ -110,3 +110,32 @@ def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
     evidence = gather_evidence(graph, [anaemia], ["DB13257", "DB00001", "DB00002"])
     assert evidence.treated() == {anaemia: ["DB13257"]}
     assert [c.drug.local_id for c in evidence.candidates if not c.already_taking] == ["DB00016"]
+
+
+def test_a_condition_without_a_tree_number_falls_back_on_its_name() -> None:
+    from kedrec_agent.kg.hierarchy import DiseaseHierarchy
+    from kedrec_agent.linking.diseases import DiseaseEquivalences
+
+    essential = "MESH:D000075222"  # newer than the bundle's MeSH trees
+    graph: Any = StubGraph({}, [])
+    graph.hierarchy = DiseaseHierarchy({"MESH:D006973": ["C14.907.489"]}, {})
+    graph.equivalences = DiseaseEquivalences.from_pairs([])
+    labels = {"DB00999": ("MESH:D006973", "Hypertension"), "DB00001": ("MESH:D1", "Tension")}
+
+    def drug_indications(drug: str) -> list[DrugIndication]:
+        disease, label = labels[drug]
+        return [
+            DrugIndication(
+                drug=Entity(id=f"Compound::{drug}", label=drug),
+                disease=Entity(id=f"Disease::{disease}", label=label),
+                relation=TREATS,
+                category="treats",
+                edges=[Edge(head=f"Compound::{drug}", relation=TREATS, tail=f"Disease::{disease}")],
+            )
+        ]
+
+    graph.drug_indications = drug_indications
+    names = {essential: "essential hypertension"}
+    evidence = gather_evidence(graph, [essential], ["DB00999", "DB00001"], names=names)
+    assert evidence.treated() == {essential: ["DB00999"]}  # "tension" is no whole-word ending
+    assert gather_evidence(graph, [essential], ["DB00999"]).treated() == {}  # no name, no guess

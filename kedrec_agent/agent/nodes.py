@@ -170,6 +170,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             paths_per_drug=context.paths_per_drug,
             mentions=mentions,
             names={c: services.linker().name_of(c) or c for c in state.conditions},
+            established=_drug_tables(services).established,
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")

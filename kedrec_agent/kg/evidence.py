@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -38,6 +38,9 @@ class CandidateDrug(BaseModel):
         default=0, description="documents of the literature naming the drug and the condition"
     )
     already_taking: bool = False
+    established: bool = Field(
+        default=False, description="it has an FDA established pharmacologic class (DrugCentral)"
+    )
 
     def add_related(self, kg: KnowledgeGraph) -> None:
         """Fill :attr:`related` and :attr:`other_indications` from the graph."""
@@ -75,6 +78,7 @@ def gather_evidence(
     paths_per_drug: int = 3,
     mentions: Mapping[str, Mapping[str, int]] | None = None,
     names: Mapping[str, str] | None = None,
+    established: Collection[str] = frozenset(),
 ) -> KGEvidence:
     """Collect the graph evidence for a patient's conditions and current medications.
 
@@ -97,6 +101,7 @@ def gather_evidence(
             the condition (see ``LiteratureSearch.co_mentions``); none: not used.
         names: display names of the conditions (to find a current medication that treats
             one without a MeSH tree number, see :func:`treating_related`).
+        established: drugs with an FDA established pharmacologic class (ordering).
     """
     mentions = mentions or {}
     names = names or {}
@@ -115,6 +120,7 @@ def gather_evidence(
         named = mentions.get(condition, {})
         for entry in by_drug.values():
             entry.already_taking = entry.drug.local_id in medication_ids
+            entry.established = entry.drug.local_id in established
             entry.mentions = named.get(entry.drug.local_id, 0)
             entry.add_related(kg)
         shortlist = sorted(by_drug.values(), key=candidate_order)[: 2 * top_k]
@@ -183,15 +189,18 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
     Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first;
-    then how many documents of the literature name the drug with the condition; then how
-    many other diseases the drug treats (an established drug); then the best mechanism path
-    and the number of paths; the DrugBank id last, only so that the order is stable.
-    (Established use before mechanism: top-1 disease-modifying drug 64.3% -> 69.6% over the
-    56 train-split PharmacotherapyDB diseases with an indicated candidate, dev unchanged.)
+    then an FDA established pharmacologic class (an approved drug in established use, over
+    a supplement such as acetylcarnitine); then how many documents of the literature name
+    the drug with the condition; then how many other diseases the drug treats; then the
+    best mechanism path and the number of paths; the DrugBank id last, only so that the
+    order is stable. Tuned on the 56 train-split PharmacotherapyDB diseases with an
+    indicated candidate, top-1 disease-modifying drug: 64.3% with mechanism before other
+    indications, 69.6% after, 73.2% with the FDA class (dev: 83.3%, 83.3%, 91.7%).
     """
     sources = len({edge.relation for edge in cand.edges})
     return (
         -sources,
+        not cand.established,
         -cand.mentions,
         -cand.other_indications,
         -max((p.score for p in cand.paths), default=0.0),

@@ -47,19 +47,25 @@ class DrugTables:
 
     classes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    established: frozenset[str] = frozenset()
+    """Drugs with an FDA established pharmacologic class (EPC), however broad: a marker of
+    an approved drug in established use (not a ranker feature)."""
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str]]) -> DrugTables:
         """Build from (DrugBank id, class) pairs; classes over :data:`MAX_CLASS_SIZE` dropped."""
         members: dict[str, set[str]] = {}
+        established: set[str] = set()
         for drug, klass in rows:
             members.setdefault(klass, set()).add(drug)
+            if klass.startswith("EPC:"):
+                established.add(drug)
         kept = {k: frozenset(v) for k, v in members.items() if len(v) <= MAX_CLASS_SIZE}
         classes: dict[str, set[str]] = {}
         for klass, drugs in kept.items():
             for drug in drugs:
                 classes.setdefault(drug, set()).add(klass)
-        return cls({d: frozenset(c) for d, c in classes.items()}, kept)
+        return cls({d: frozenset(c) for d, c in classes.items()}, kept, frozenset(established))
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DrugTables:

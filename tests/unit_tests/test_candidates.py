@@ -139,3 +139,14 @@ def test_a_condition_without_a_tree_number_falls_back_on_its_name() -> None:
     evidence = gather_evidence(graph, [essential], ["DB00999", "DB00001"], names=names)
     assert evidence.treated() == {essential: ["DB00999"]}  # "tension" is no whole-word ending
     assert gather_evidence(graph, [essential], ["DB00999"]).treated() == {}  # no name, no guess
+
+
+def test_an_approved_drug_in_established_use_comes_before_a_supplement() -> None:
+    class Elsewhere(StubGraph):
+        def related_indications(self, drug: str, disease: str) -> list[Any]:
+            return [] if drug == "DB00368" else [None] * 17  # only counted here
+
+    rows = {"DB08842": ("Acetylcarnitine", [TREATS]), "DB00368": ("Norepinephrine", [TREATS])}
+    graph = Elsewhere(rows, [])
+    assert _ids(graph)[0] == "DB08842"  # more indications elsewhere, without an FDA class
+    assert _ids(graph, established={"DB00368"})[0] == "DB00368"

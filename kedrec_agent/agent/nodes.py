@@ -199,6 +199,15 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
         "notes": usable.notes,
     }
     if not usable.evidence.candidates:
+        treated = evidence.treated()
+        if treated and not usable.vetoes:
+            names = services.linker().name_of
+            by = "; ".join(f"{names(c) or c} by {', '.join(d)}" for c, d in treated.items())
+            return _abstain(
+                f"Nothing to add: every recognised condition is treated by a current "
+                f"medication ({by}).",
+                **update,
+            )
         return _abstain(
             "No candidate is left: every recognised condition is treated by a current "
             "medication, or its candidates conflict with the patient's allergies.",

@@ -142,22 +142,23 @@ def gather_evidence(
 def treating_related(
     kg: KnowledgeGraph, condition: str, medication_ids: Sequence[str], name: str | None = None
 ) -> list[CandidateDrug]:
-    """Current medications indicated for a disease just above or below ``condition``.
+    """Current medications indicated for a kind of ``condition``, so treating it.
 
-    A drug for a kind of the condition (ferrous sulfate for iron-deficiency anaemia, for a
-    patient's "anaemia") or for the condition's broader heading (a drug for hypertension,
-    for "malignant hypertension") treats it; MeSH top-level categories (``C04`` Neoplasms)
-    do not count. A condition without a MeSH tree number (a heading newer than the bundle's
-    trees, such as "essential hypertension") falls back on its ``name``: a disease whose
-    name ends it ("hypertension") is its broader heading. Each is returned as an
-    ``already_taking`` candidate with those edges, so the condition is answered as treated.
+    A drug for a narrower MeSH heading (ferrous sulfate for iron-deficiency anaemia, for a
+    patient's "anaemia") treats it; one for a broader heading does not (simvastatin is
+    listed for "diabetes mellitus", for its cardiovascular risk, and does not treat type 2
+    diabetes). A condition without a MeSH tree number (a heading newer than the bundle's
+    trees, such as "essential hypertension") falls back on its ``name``: a drug for the
+    disease its name ends with ("hypertension") treats it, MeSH top-level categories
+    (``C04`` Neoplasms) excepted. Each is returned as an ``already_taking`` candidate with
+    those edges, so the condition is answered as treated.
     """
     if not medication_ids:
         return []
     equivalents = kg.equivalences.concept(condition).equivalents
-    lineage = kg.hierarchy.lineage(equivalents)
-    related = {d for d in lineage if not kg.hierarchy.is_category(d)}
-    suffix = f" {name.strip().lower()}" if name and not related else None
+    related = kg.hierarchy.narrower(equivalents)
+    has_tree = any(e in kg.hierarchy for e in equivalents)
+    suffix = f" {name.strip().lower()}" if name and not has_tree else None
 
     def broader(label: str | None) -> bool:
         return bool(label and suffix and suffix.endswith(f" {label.lower()}"))

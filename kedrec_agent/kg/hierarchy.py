@@ -89,6 +89,16 @@ class DiseaseHierarchy:
             and any(_within(x, y) or _within(y, x) for x in own for y in numbers)
         }
 
+    def narrower(self, disease: str | Iterable[str]) -> set[str]:
+        """MeSH ids of the headings below ``disease`` (one id or its equivalents) in its trees."""
+        own = _numbers(self._trees, disease)
+        ids = {disease} if isinstance(disease, str) else set(disease)
+        return {
+            other
+            for other, numbers in self._trees.items()
+            if other not in ids and any(_within(x, y) and x != y for x in own for y in numbers)
+        }
+
     def is_category(self, disease: str | Iterable[str]) -> bool:
         """Whether ``disease`` (one id or its equivalent ids) is only a top-level heading.
 

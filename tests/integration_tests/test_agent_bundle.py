@@ -123,7 +123,6 @@ def test_review_with_the_postgres_checkpointer_resumes_in_a_new_connection(
 @pytest.mark.parametrize(
     "patient",
     [
-        pytest.param(lambda: from_synthea("0827b1b3-0fc6-23d4-d524-e8c168e51d06"), id="synthea"),
         pytest.param(lambda: from_mimic(100375), id="mimic"),
         pytest.param(lambda: from_fhir(FHIR.read_text()), id="fhir"),
     ],
@@ -137,3 +136,17 @@ def test_demo_records_get_cited_recommendations(
     assert result.patient.conditions and result.recommendations
     for drug in result.recommendations:
         assert drug.evidence and all(drug.drug_id in e.drugs for e in drug.evidence)
+
+
+def test_a_patient_whose_every_condition_is_treated_gets_nothing_new(
+    bundle_settings: Settings,
+) -> None:
+    # Synthea 0827b1b3: anemia on ferrous sulfate and cyanocobalamin (drugs for kinds of
+    # anemia), essential hypertension on hydrochlorothiazide (a drug for hypertension).
+    result = recommend(from_synthea("0827b1b3-0fc6-23d4-d524-e8c168e51d06"))
+    assert result.abstained and result.reason.startswith("Nothing to add"), result.reason
+    assert not result.recommendations
+    status = {c.condition.name.lower(): (c.status, c.reason) for c in result.conditions}
+    assert status["anemia"][0] == "treated" and "Ferrous sulfate" in status["anemia"][1]
+    assert status["essential hypertension"][0] == "treated"
+    assert "Hydrochlorothiazide" in status["essential hypertension"][1]

@@ -86,11 +86,16 @@ def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
     anaemia, iron_deficiency, neoplasms = "MESH:D000740", "MESH:D018798", "MESH:D009369"
     graph: Any = StubGraph({"DB00016": ("Erythropoietin", [TREATS])}, [])
     graph.hierarchy = DiseaseHierarchy(
-        {anaemia: ["C15.378.071"], iron_deficiency: ["C15.378.071.141"], neoplasms: ["C04"]},
+        {
+            anaemia: ["C15.378.071"],
+            iron_deficiency: ["C15.378.071.141"],
+            neoplasms: ["C04"],
+            "MESH:D006402": ["C15.378"],  # hematologic diseases, broader than anaemia
+        },
         {},
     )
     graph.equivalences = DiseaseEquivalences.from_pairs([])
-    own = {"DB13257": iron_deficiency, "DB00001": neoplasms}  # a top category never counts
+    own = {"DB13257": iron_deficiency, "DB00001": neoplasms, "DB00003": "MESH:D006402"}
 
     def drug_indications(drug: str) -> list[DrugIndication]:
         disease = own.get(drug)
@@ -107,7 +112,7 @@ def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
         ]
 
     graph.drug_indications = drug_indications
-    evidence = gather_evidence(graph, [anaemia], ["DB13257", "DB00001", "DB00002"])
+    evidence = gather_evidence(graph, [anaemia], ["DB13257", "DB00001", "DB00002", "DB00003"])
     assert evidence.treated() == {anaemia: ["DB13257"]}
     assert [c.drug.local_id for c in evidence.candidates if not c.already_taking] == ["DB00016"]
 

@@ -118,3 +118,8 @@ def test_only_a_top_level_heading_is_a_category() -> None:
     assert tree.is_category(["DOID:162", "MESH:D009369"])  # with an id without a tree
     assert not tree.is_category("MESH:D1")  # also a specific heading
     assert not TREE.is_category("MESH:D3") and not TREE.is_category("DOID:162")
+
+
+def test_narrower_headings_are_those_below_only() -> None:
+    assert TREE.narrower("MESH:D3") == {"MESH:D1", "MESH:D2"}
+    assert TREE.narrower("MESH:D1") == set()  # its parent is broader, not narrower

@@ -387,7 +387,8 @@ def _print_result(result: Any) -> None:
     references: dict[str, int] = {}
     for answer, drugs in result.grouped():
         if answer is not None and answer.status != "options":
-            out.print(f"[bold]{escape(answer.condition.name)}[/bold]: {escape(answer.reason)}")
+            # The reason names its condition ("Anemia: treated by ..."): shown as it is.
+            out.print(escape(answer.reason), highlight=False)
             continue
         if answer is not None:
             sure = f" (confidence {answer.confidence:.2f})" if answer.confidence is not None else ""

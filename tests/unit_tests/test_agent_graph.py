@@ -114,6 +114,19 @@ def test_a_condition_a_current_medication_treats_is_said_to_be_treated(tiny_grap
     (answer,) = result.conditions
     assert answer.status == "treated" and "treated by Metformin" in answer.reason
     assert result.abstained and not result.recommendations
+    from rich.console import Console
+
+    from kedrec_agent import cli
+
+    shown = Console(record=True, width=200)
+    original, cli.out = cli.out, shown
+    try:
+        cli._print_result(result)
+    finally:
+        cli.out = original
+    printed = shown.export_text()
+    assert printed.count(answer.reason) == 1  # the reason names its condition, once
+    assert f"{answer.condition.name}: {answer.condition.name}:" not in printed
 
 
 def test_unrecognised_structured_values_are_reported_not_dropped(tiny_graph: Any) -> None:

@@ -147,6 +147,8 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     """Candidate drugs, mechanism paths and interactions from the knowledge graph."""
     context = context_of(runtime)
     mentions = _co_mentions(state.conditions, context, services)
+    name_of = services.linker().name_of
+    tables = _drug_tables(services)
     try:
         kg = services.kg()
         if context.exclusions:
@@ -169,8 +171,8 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             top_k=context.top_k,
             paths_per_drug=context.paths_per_drug,
             mentions=mentions,
-            names={c: services.linker().name_of(c) or c for c in state.conditions},
-            established=_drug_tables(services).established,
+            names={c: name_of(c) or c for c in state.conditions},
+            established=tables.established,
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")
@@ -187,9 +189,9 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     usable = usable_candidates(
         evidence,
         state.allergies,
-        services.linker().name_of,
+        name_of,
         _drug_classes(services),
-        _drug_tables(services),
+        tables,
     )
     update: dict[str, Any] = {
         "general": general,
@@ -201,8 +203,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     if not usable.evidence.candidates:
         treated = evidence.treated()
         if treated and not usable.vetoes:
-            names = services.linker().name_of
-            by = "; ".join(f"{names(c) or c} by {', '.join(d)}" for c, d in treated.items())
+            by = "; ".join(f"{name_of(c) or c} by {', '.join(d)}" for c, d in treated.items())
             return _abstain(
                 f"Nothing to add: every recognised condition is treated by a current "
                 f"medication ({by}).",

@@ -41,12 +41,10 @@ def _mapped(choice: Choice, back: dict[str, str], condition: str) -> Choice:
 
 
 def _marked(candidate: Candidate, level: str | None) -> Candidate:
-    """``candidate`` with ``level`` (of an interaction with a chosen drug) if it is worse."""
-    if level not in ("major", "moderate") or candidate.interaction == "major":
-        return candidate
-    if level == "moderate" and candidate.interaction == "moderate":
-        return candidate
-    return candidate.model_copy(update={"interaction": level})
+    """``candidate`` with a major or moderate ``level`` (with a chosen drug) if it is worse."""
+    if level == "major" or (level == "moderate" and candidate.interaction != "major"):
+        return candidate.model_copy(update={"interaction": level})
+    return candidate
 
 
 def _avoiding(sub: ReasoningTask, chosen: list[str], interacting: Interacting) -> ReasoningTask:
@@ -73,9 +71,9 @@ def recommend_per_condition(
     Each condition's options are its answer's choices and then similarly supported, safe
     alternatives (:func:`~kedrec_agent.reasoning.output.with_alternatives`).
 
-    With ``interacting``, a later condition's candidate with a major interaction with a drug
-    chosen for an earlier one is ranked like one with a major interaction with a current
-    medication (behind a similarly supported alternative without one).
+    With ``interacting``, a later condition's candidate with a major or moderate interaction
+    with a drug chosen for an earlier one is ranked like one with that interaction with a
+    current medication (see :func:`_avoiding`).
 
     The merged confidence is the lowest of the conditions' (the answer is only as sure as
     its weakest part); it is a fallback when any part is, with each part's problem. A task

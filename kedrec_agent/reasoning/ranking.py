@@ -106,8 +106,8 @@ def _same_class_first(order: list[Candidate], weight: dict[str, float]) -> list[
             for i, d in enumerate(order)
             if i > here
             and set(d.classes) & set(cand.classes)
-            and d.interaction not in ("major", "moderate")
-            and not avoid(d)
+            and d.interaction != "moderate"
+            and not avoid(d)  # no major interaction, no caution
             and weight[d.id] >= SIMILAR * weight[cand.id]
         ]
         if mates:

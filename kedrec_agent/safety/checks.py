@@ -138,7 +138,6 @@ def _interactions(
     is checked against current medications only; without conditions, every pair).
     """
     chosen = {c.drug_id: c.drug_name for c in recommendation.choices}
-    condition = {c.drug_id: c.condition for c in recommendation.choices}
     leading: dict[str | None, str] = {}
     for choice in recommendation.choices:
         leading.setdefault(choice.condition, choice.drug_id)
@@ -154,10 +153,8 @@ def _interactions(
             if drug_id not in pair or not pair & others or pair in done:
                 continue
             other = next(iter(pair - {drug_id}))
-            if other not in medications and (
-                condition[drug_id] == condition[other] is not None or not pair <= together
-            ):
-                continue
+            if other not in medications and not pair <= together:
+                continue  # an alternative, or a second option for the same condition
             done.add(pair)
             described = next((r.description for r in pair_rows if r.description), None)
             message = described or f"{drug} interacts with {name_of(other) or other}."

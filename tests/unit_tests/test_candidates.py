@@ -5,32 +5,55 @@ from __future__ import annotations
 from typing import Any
 
 from kedrec_agent.kg.evidence import gather_evidence
+from kedrec_agent.kg.hierarchy import EMPTY, DiseaseHierarchy
 from kedrec_agent.kg.models import DrugIndication, Edge, Entity, MechanismCandidate
+from kedrec_agent.linking.diseases import DiseaseEquivalences
 
 DISEASE = "MESH:D003924"
 TREATS, CTD = "DRUGBANK::treats::Compound:Disease", "Hetionet::CtD::Compound:Disease"
 
 
+def _indication(
+    drug: str, disease: str, label: str | None = None, *, relation: str = TREATS, name: str = ""
+) -> DrugIndication:
+    return DrugIndication(
+        drug=Entity(id=f"Compound::{drug}", label=name or drug),
+        disease=Entity(id=f"Disease::{disease}", label=label),
+        relation=relation,
+        category="treats",
+        edges=[Edge(head=f"Compound::{drug}", relation=relation, tail=f"Disease::{disease}")],
+    )
+
+
 class StubGraph:
     """A graph answering the queries candidate generation makes, from fixed rows."""
 
-    def __init__(self, indications: dict[str, tuple[str, list[str]]], mechanism: list[str]):
+    def __init__(
+        self,
+        indications: dict[str, tuple[str, list[str]]],
+        mechanism: list[str],
+        hierarchy: DiseaseHierarchy = EMPTY,
+        elsewhere: dict[str, tuple[str, str | None]] | None = None,
+    ):
         self.indications = indications  # drug id -> (label, relations)
         self.mechanism = mechanism
         self.path_queries: list[str] = []
+        self.hierarchy = hierarchy
+        self.equivalences = DiseaseEquivalences.from_pairs([])
+        self.elsewhere = elsewhere or {}  # drug id -> (disease, its label): other indications
 
     def drugs_for_disease(self, disease: str) -> list[DrugIndication]:
         return [
-            DrugIndication(
-                drug=Entity(id=f"Compound::{d}", label=label),
-                disease=Entity(id=f"Disease::{disease}"),
-                relation=rel,
-                category="treats",
-                edges=[Edge(head=f"Compound::{d}", relation=rel, tail=f"Disease::{disease}")],
-            )
+            _indication(d, disease, relation=rel, name=label)
             for d, (label, rels) in self.indications.items()
             for rel in rels
         ]
+
+    def drug_indications(self, drug: str) -> list[DrugIndication]:
+        if drug not in self.elsewhere:
+            return []
+        disease, label = self.elsewhere[drug]
+        return [_indication(drug, disease, label)]
 
     def drugs_targeting_disease_genes(self, disease: str, limit: int) -> list[MechanismCandidate]:
         return [
@@ -80,12 +103,8 @@ def test_mechanism_candidates_join_and_a_treating_medication_is_kept() -> None:
 
 
 def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
-    from kedrec_agent.kg.hierarchy import DiseaseHierarchy
-    from kedrec_agent.linking.diseases import DiseaseEquivalences
-
     anaemia, iron_deficiency, neoplasms = "MESH:D000740", "MESH:D018798", "MESH:D009369"
-    graph: Any = StubGraph({"DB00016": ("Erythropoietin", [TREATS])}, [])
-    graph.hierarchy = DiseaseHierarchy(
+    tree = DiseaseHierarchy(
         {
             anaemia: ["C15.378.071"],
             iron_deficiency: ["C15.378.071.141"],
@@ -94,52 +113,25 @@ def test_a_medication_for_a_kind_of_the_condition_treats_it() -> None:
         },
         {},
     )
-    graph.equivalences = DiseaseEquivalences.from_pairs([])
-    own = {"DB13257": iron_deficiency, "DB00001": neoplasms, "DB00003": "MESH:D006402"}
-
-    def drug_indications(drug: str) -> list[DrugIndication]:
-        disease = own.get(drug)
-        if disease is None:
-            return []
-        return [
-            DrugIndication(
-                drug=Entity(id=f"Compound::{drug}", label=drug),
-                disease=Entity(id=f"Disease::{disease}"),
-                relation=TREATS,
-                category="treats",
-                edges=[Edge(head=f"Compound::{drug}", relation=TREATS, tail=f"Disease::{disease}")],
-            )
-        ]
-
-    graph.drug_indications = drug_indications
+    elsewhere: dict[str, tuple[str, str | None]] = {
+        "DB13257": (iron_deficiency, None),
+        "DB00001": (neoplasms, None),
+        "DB00003": ("MESH:D006402", None),
+    }
+    graph: Any = StubGraph({"DB00016": ("Erythropoietin", [TREATS])}, [], tree, elsewhere)
     evidence = gather_evidence(graph, [anaemia], ["DB13257", "DB00001", "DB00002", "DB00003"])
     assert evidence.treated() == {anaemia: ["DB13257"]}
     assert [c.drug.local_id for c in evidence.candidates if not c.already_taking] == ["DB00016"]
 
 
 def test_a_condition_without_a_tree_number_falls_back_on_its_name() -> None:
-    from kedrec_agent.kg.hierarchy import DiseaseHierarchy
-    from kedrec_agent.linking.diseases import DiseaseEquivalences
-
     essential = "MESH:D000075222"  # newer than the bundle's MeSH trees
-    graph: Any = StubGraph({}, [])
-    graph.hierarchy = DiseaseHierarchy({"MESH:D006973": ["C14.907.489"]}, {})
-    graph.equivalences = DiseaseEquivalences.from_pairs([])
-    labels = {"DB00999": ("MESH:D006973", "Hypertension"), "DB00001": ("MESH:D1", "Tension")}
-
-    def drug_indications(drug: str) -> list[DrugIndication]:
-        disease, label = labels[drug]
-        return [
-            DrugIndication(
-                drug=Entity(id=f"Compound::{drug}", label=drug),
-                disease=Entity(id=f"Disease::{disease}", label=label),
-                relation=TREATS,
-                category="treats",
-                edges=[Edge(head=f"Compound::{drug}", relation=TREATS, tail=f"Disease::{disease}")],
-            )
-        ]
-
-    graph.drug_indications = drug_indications
+    tree = DiseaseHierarchy({"MESH:D006973": ["C14.907.489"]}, {})
+    elsewhere: dict[str, tuple[str, str | None]] = {
+        "DB00999": ("MESH:D006973", "Hypertension"),
+        "DB00001": ("MESH:D1", "Tension"),
+    }
+    graph: Any = StubGraph({}, [], tree, elsewhere)
     names = {essential: "essential hypertension"}
     evidence = gather_evidence(graph, [essential], ["DB00999", "DB00001"], names=names)
     assert evidence.treated() == {essential: ["DB00999"]}  # "tension" is no whole-word ending

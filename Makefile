@@ -25,7 +25,7 @@ $(VENV)/.models: $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(VENV)/.models
-	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,train]'
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,train,serve]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -6,9 +6,12 @@
 2. A typical ~600-token evidence prompt: prefill time, decode tokens/s over 150 new tokens
    (greedy, no early stop, the node's static KV cache): float32, bfloat16, and bfloat16
    with 4-bit weight-only decoding (the default on a CPU with native bf16).
-3. The node end to end (prompt, generation with early stop on the closing brace, parse,
-   check) and the log-likelihood scoring mode: p50 / p95 over varied tasks.
-4. Anchor in the same run: llama-cpp-python on the same GGUF with the same threads (the
+3. The node end to end (prompt, generation, parse, check), held to the answer schema and
+   not (the same tasks), and the log-likelihood scoring mode: p50 / p95 over varied tasks.
+4. Dynamic batching: the same tasks one at a time, then all at once (throughput ratio).
+5. llama.cpp's OpenAI-compatible server (xllamacpp, the same GGUF) through the ``openai``
+   backend: the same tasks one at a time and all at once.
+6. Anchor in the same run: llama-cpp-python on the same GGUF with the same threads (the
    `bench` extra installs it; it is skipped with the reason if missing).
 
 Usage: python bench/llm.py [--quick]
@@ -24,13 +27,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from kedrec_agent.config import Settings
-from kedrec_agent.reasoning.reasoner import CACHE, Reasoner
+from kedrec_agent.errors import ConfigError
+from kedrec_agent.reasoning.local import CACHE, LocalBackend
+from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
 from kedrec_agent.reasoning.schema import Candidate, EntityRef, Evidence, PatientView, ReasoningTask
 
@@ -137,25 +143,85 @@ def prefill_decode(model: ReasoningModel, prompt: str, repeats: int) -> tuple[fl
     return statistics.median(prefills), statistics.median(rates), int(ids.shape[1])
 
 
-def node(model: ReasoningModel, tasks: list[ReasoningTask]) -> None:
-    reasoner = Reasoner(model)
-    node_s, score_s, tokens, fallbacks = [], [], [], 0
+def _answers(reasoner: Reasoner, tasks: list[ReasoningTask]) -> tuple[list[float], list[int], int]:
+    seconds, tokens, fallbacks = [], [], 0
     for t in tasks:
         started = time.perf_counter()
         rec = reasoner.recommend(t)
-        node_s.append(time.perf_counter() - started)
+        seconds.append(time.perf_counter() - started)
         tokens.append(reasoner.last.new_tokens)
         fallbacks += rec.fallback
-        started = time.perf_counter()
-        reasoner.score(t)
-        score_s.append(time.perf_counter() - started)
+    return seconds, tokens, fallbacks
+
+
+def node(model: ReasoningModel, tasks: list[ReasoningTask]) -> None:
+    """The node end to end, held to the answer schema and not (same tasks, same process)."""
     print(f"== reasoning node end to end, {len(tasks)} tasks, {model.dtype}, {model.quantization}")
-    print(
-        f"  recommend p50 {ms(node_s, 50):.0f} ms, p95 {ms(node_s, 95):.0f} ms "
-        f"(target p50 <= 6 s); new tokens median {statistics.median(tokens):.0f}; "
-        f"fallbacks {fallbacks}/{len(tasks)}"
-    )
+    for constrained in (True, False):
+        reasoner = Reasoner(model, constrained=constrained)
+        seconds, tokens, fallbacks = _answers(reasoner, tasks)
+        rate = sum(tokens) / sum(seconds)
+        print(
+            f"  {'schema-constrained' if constrained else 'unconstrained':>18}: recommend p50 "
+            f"{ms(seconds, 50):.0f} ms, p95 {ms(seconds, 95):.0f} ms; new tokens median "
+            f"{statistics.median(tokens):.0f}, {rate:.1f} tokens/s incl. prefill; fallbacks "
+            f"{fallbacks}/{len(tasks)}"
+        )
+    score_s = []
+    for t in tasks:
+        started = time.perf_counter()
+        Reasoner(model).score(t)
+        score_s.append(time.perf_counter() - started)
     print(f"  log-likelihood scoring (3 candidates) p50 {ms(score_s, 50):.0f} ms")
+
+
+def batching(model: ReasoningModel, tasks: list[ReasoningTask]) -> None:
+    """The same tasks one after another, then all at once (dynamic batching)."""
+    backend = LocalBackend.of(model)
+    started = time.perf_counter()
+    alone = [Reasoner(model).recommend(t) for t in tasks]
+    sequential = time.perf_counter() - started
+    before = len(backend.batches)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(tasks)) as pool:
+        together = list(pool.map(Reasoner(model).recommend, tasks))
+    concurrent = time.perf_counter() - started
+    same = sum(
+        [c.drug_id for c in a.choices] == [c.drug_id for c in b.choices]
+        for a, b in zip(alone, together, strict=True)
+    )
+    print(f"== dynamic batching, {len(tasks)} concurrent requests ({model.quantization})")
+    print(
+        f"  one at a time {sequential:.1f} s, concurrent {concurrent:.1f} s: "
+        f"{sequential / concurrent:.2f}x the throughput; batch sizes {backend.batches[before:]}; "
+        f"same choices {same}/{len(tasks)}"
+    )
+
+
+def server(tasks: list[ReasoningTask], threads: int) -> None:
+    """The same tasks through llama.cpp's OpenAI-compatible server (xllamacpp)."""
+    from kedrec_agent.reasoning.backends import OpenAIBackend
+    from kedrec_agent.reasoning.llama_server import ServerOptions, start
+
+    port = 18000 + int(time.time()) % 1000
+    try:
+        handle = start(ServerOptions(port=port, parallel=len(tasks), threads=threads))
+    except ConfigError as exc:
+        print(f"== llama.cpp server: skipped ({exc})")
+        return
+    reasoner = Reasoner(OpenAIBackend(f"http://127.0.0.1:{port}/v1", "kedrec"))
+    seconds, tokens, fallbacks = _answers(reasoner, tasks)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(tasks)) as pool:
+        list(pool.map(reasoner.recommend, tasks))
+    concurrent = time.perf_counter() - started
+    print(f"== llama.cpp server (xllamacpp, {threads} threads, {len(tasks)} slots), openai backend")
+    print(
+        f"  recommend p50 {ms(seconds, 50):.0f} ms, p95 {ms(seconds, 95):.0f} ms; new tokens "
+        f"median {statistics.median(tokens):.0f}; fallbacks {fallbacks}/{len(tasks)}; "
+        f"{len(tasks)} concurrent in {concurrent:.1f} s (one at a time {sum(seconds):.1f} s)"
+    )
+    del handle
 
 
 def llama_cpp(prompt: str, threads: int, repeats: int) -> float | None:
@@ -192,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     args = parser.parse_args(argv)
-    repeats, n_tasks = (1, 3) if args.quick else (3, 20)
+    repeats, n_tasks, n_batch = (1, 3, 2) if args.quick else (3, 20, 8)
     if not args.quick:
         starts()
     settings = Settings.from_env()
@@ -208,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== {label}, {threads} threads: {n}-token prompt, {NEW_TOKENS} new tokens")
         print(f"  prefill {prefill * 1000:.0f} ms, decode {rate:.1f} tokens/s")
         node(model, [task(i) for i in range(n_tasks)])
+    batching(model, [task(i) for i in range(n_batch)])
+    server([task(i) for i in range(n_batch)], threads)
     print("== anchor")
     anchor = llama_cpp(prompt, threads, repeats)
     if anchor:

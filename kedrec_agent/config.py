@@ -77,6 +77,15 @@ class Settings:
             (``KEDREC_MODEL_DTYPE``; ``auto`` picks by device, see ``reasoning/runtime.py``).
         model_quant: ``auto``, ``int4`` or ``none`` (``KEDREC_MODEL_QUANT``): 4-bit
             weight-only decoding on CPU; ``auto`` uses it with bf16 on a CPU.
+        reasoner_backend: ``transformers`` (the local model, default) or ``openai`` (an
+            OpenAI-compatible server: vLLM, llama.cpp's server) (``KEDREC_REASONER_BACKEND``).
+        llm_base_url: the server's API root, e.g. ``http://127.0.0.1:8080/v1``
+            (``KEDREC_LLM_BASE_URL``; needed by the ``openai`` backend). Its key, if it
+            wants one, is read from ``KEDREC_LLM_API_KEY`` when the backend starts and is
+            never kept in the settings.
+        llm_model: the model name the server serves (``KEDREC_LLM_MODEL``, default
+            ``kedrec``: the LoRA module name of the README's recipes).
+        llm_timeout_s: time limit of one answer from the server (``KEDREC_LLM_TIMEOUT``).
     """
 
     data_dir: Path
@@ -93,6 +102,10 @@ class Settings:
     default_adapter: bool = True
     model_dtype: str = "auto"
     model_quant: str = "auto"
+    reasoner_backend: str = "transformers"
+    llm_base_url: str | None = None
+    llm_model: str = "kedrec"
+    llm_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +125,19 @@ class Settings:
         quant = env.get("KEDREC_MODEL_QUANT", "").strip() or "auto"
         if quant not in ("auto", "int4", "none"):
             raise ConfigError(f"KEDREC_MODEL_QUANT must be auto, int4 or none, got {quant!r}")
+        backend = env.get("KEDREC_REASONER_BACKEND", "").strip() or "transformers"
+        if backend not in ("transformers", "openai"):
+            raise ConfigError(
+                f"KEDREC_REASONER_BACKEND must be transformers or openai, got {backend!r}"
+            )
+        base_url = env.get("KEDREC_LLM_BASE_URL", "").strip() or None
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"KEDREC_LLM_BASE_URL must be an http(s) URL, got {base_url!r}")
+        if backend == "openai" and base_url is None:
+            raise ConfigError(
+                "KEDREC_REASONER_BACKEND=openai needs KEDREC_LLM_BASE_URL, the server's API "
+                "root (e.g. http://127.0.0.1:8080/v1)."
+            )
         pg_dsn = env.get("KEDREC_PG_DSN", "").strip() or None
         pg_read_dsn = env.get("KEDREC_PG_READ_DSN", "").strip() or None
         if pg_read_dsn and not pg_dsn:
@@ -134,6 +160,10 @@ class Settings:
             default_adapter=adapter.lower() != "none",
             model_dtype=dtype,
             model_quant=quant,
+            reasoner_backend=backend,
+            llm_base_url=base_url,
+            llm_model=env.get("KEDREC_LLM_MODEL", "").strip() or "kedrec",
+            llm_timeout_s=_float(env, "KEDREC_LLM_TIMEOUT", 60.0),
         )
 
     @property

@@ -53,3 +53,7 @@ class StoreUnavailableError(KedrecError):
 
 class StoreBuildError(KedrecError):
     """A derived store could not be built (e.g. the disk is full); nothing partial was kept."""
+
+
+class ModelUnavailableError(KedrecError):
+    """The reasoning model cannot answer: its server is down, refused or timed out."""

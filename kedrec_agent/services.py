@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kedrec_agent.literature.search import LiteratureSearch
     from kedrec_agent.ranking.model import Ranker
     from kedrec_agent.ranking.tables import DrugTables
+    from kedrec_agent.reasoning.backends import Backend
     from kedrec_agent.reasoning.runtime import ReasoningModel
     from kedrec_agent.safety.classes import DrugClasses
     from kedrec_agent.safety.severity import SeverityTable
@@ -44,7 +45,9 @@ class Services:
         linker: the entity linker.
         kg: the knowledge graph.
         literature: the literature search.
-        model: the reasoning model.
+        model: the reasoning model (local).
+        backend: where the reasoning model runs (default: the local model's backend, or
+            the ``KEDREC_REASONER_BACKEND=openai`` server).
         ranker: the learned candidate ranker.
         drug_tables: the pharmacologic classes and ATC codes of drugs (the ranker's).
         drug_classes: the MeSH drug classes (allergy cross-checks).
@@ -63,6 +66,7 @@ class Services:
         kg: KnowledgeGraph | Exception | None = None,
         literature: LiteratureSearch | Exception | None = None,
         model: ReasoningModel | Exception | None = None,
+        backend: Backend | Exception | None = None,
         ranker: Ranker | Exception | None = None,
         drug_tables: DrugTables | Exception | None = None,
         drug_classes: DrugClasses | Exception | None = None,
@@ -75,6 +79,7 @@ class Services:
             "kg": kg,
             "literature": literature,
             "model": model,
+            "backend": backend,
             "ranker": ranker,
             "drug_tables": drug_tables,
             "drug_classes": drug_classes,
@@ -116,6 +121,19 @@ class Services:
         from kedrec_agent.reasoning.runtime import load_model
 
         return self._get("model", load_model)
+
+    def backend(self) -> Backend:
+        """Where the reasoning model runs (``KEDREC_REASONER_BACKEND``).
+
+        The local model's shared batched backend, or an OpenAI-compatible server.
+        """
+        if self.settings.reasoner_backend == "openai" or "backend" in self._ready:
+            from kedrec_agent.reasoning.backends import OpenAIBackend
+
+            return self._get("backend", OpenAIBackend.from_settings)
+        from kedrec_agent.reasoning.local import LocalBackend
+
+        return LocalBackend.of(self.model())
 
     def ranker(self) -> Ranker:
         """The learned candidate ranker (the artifact shipped in the package)."""

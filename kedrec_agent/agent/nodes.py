@@ -355,14 +355,11 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         return dict(worst_with(drugs, chosen, evidence.interactions, severities))
 
     model_info: dict[str, Any] = {"model": None, "adapter": None}
+    notes: list[str] = []
     try:
-        model = services.model()
-        model_info = {
-            "model": f"{model.path.name} ({str(model.dtype).removeprefix('torch.')}, "
-            f"{model.quantization})",
-            "adapter": model.adapter.name if model.adapter else None,
-        }
-        reasoner = Reasoner(model)
+        backend = services.backend()
+        model_info = dict(backend.info())
+        reasoner = Reasoner(backend)
         recommendation = recommend_per_condition(
             task,
             lambda sub: reasoner.recommend(
@@ -370,9 +367,13 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
             ),
             together,
         )
-    except KedrecError as exc:  # model missing or unloadable: the evidence ranking answers
+    except KedrecError as exc:  # model missing, unloadable or its server down: evidence ranks
         problem = f"the reasoning model is unavailable: {exc}"
         recommendation = recommend_per_condition(task, lambda sub: fallback(sub, problem), together)
+        notes.append(
+            f"Reasoning model unavailable ({exc}): the options are ranked by their evidence, "
+            "without the model's explanation."
+        )
     update: dict[str, Any] = {
         "recommendation": recommendation.model_dump(),
         "model_recommendation": recommendation.model_dump(),
@@ -384,9 +385,11 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         if context.low_confidence == "abstain":
             return _abstain(f"{low}: the evidence does not support a recommendation.", **update)
         update["low_confidence"] = True
-        update["notes"] = [
+        notes.append(
             f"{low}: treat these as options to check against the evidence, not as a recommendation."
-        ]
+        )
+    if notes:
+        update["notes"] = notes
     return update
 
 

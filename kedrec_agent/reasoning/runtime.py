@@ -183,6 +183,9 @@ class ReasoningModel:
     quantization: str = "none"
     load_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    backends: dict[bool, Any] = field(default_factory=dict, repr=False)
+    """Its :class:`~kedrec_agent.reasoning.local.LocalBackend` (constrained or not), made
+    once: they own the batch workers."""
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (no special tokens)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from transformers import LlamaForCausalLM
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.reasoning import int4
+from kedrec_agent.reasoning.constrained import task_schema
+from kedrec_agent.reasoning.local import LocalBackend, json_closed
 from kedrec_agent.reasoning.output import parse_answer, recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION, build_messages
-from kedrec_agent.reasoning.reasoner import Reasoner, json_closed
+from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
 from kedrec_agent.reasoning.schema import (
     Candidate,
@@ -23,6 +27,7 @@ from kedrec_agent.reasoning.schema import (
     Evidence,
     PatientView,
     ReasoningTask,
+    Recommendation,
 )
 from tests.tiny_llama import write_tiny_llama
 
@@ -221,14 +226,66 @@ def test_recommend_with_a_random_model_never_crashes(tiny: ReasoningModel) -> No
 
 
 def test_model_failure_falls_back(tiny: ReasoningModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    reasoner = Reasoner(tiny)
-
-    def broken(prompt: str, max_choices: int = 10, on_text: object = None) -> str:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(reasoner, "generate", broken)
-    rec = reasoner.recommend(_task())
+    monkeypatch.setattr(tiny.model, "generate", broken)  # fails in the batch worker
+    rec = Reasoner(tiny).recommend(_task())
     assert rec.fallback and "RuntimeError" in (rec.problem or "")
+    monkeypatch.undo()
+    assert not Reasoner(tiny).recommend(_task()).fallback  # the worker survived
+
+
+def test_constrained_answers_of_a_random_model_are_valid_json_of_the_schema(
+    tiny: ReasoningModel,
+) -> None:
+    """Unconstrained, a random model writes noise; held to the schema, a checkable answer."""
+    task = _task(evidence=4, max_choices=2)
+    reasoner = Reasoner(tiny, max_new_tokens=120)
+    messages, shown = reasoner.messages(task)
+    answer = LocalBackend.of(tiny).answer(messages, task_schema(task, shown), 120)
+    assert answer.constrained
+    data = json.loads(answer.text)  # whole, valid JSON: no repair needed
+    about = {e.id: set(e.drugs) for e in task.evidence}
+    assert 1 <= len(data["choices"]) <= 2
+    for choice in data["choices"]:
+        assert choice["drug"] in task.candidate_ids()
+        assert all(e in shown and choice["drug"] in about[e] for e in choice["evidence"])
+    free = Reasoner(tiny, max_new_tokens=120, constrained=False)
+    assert free.recommend(task).fallback  # the same model, not held to the schema
+
+
+def test_schema_offers_only_drugs_with_evidence_and_their_own_items() -> None:
+    task = _task(evidence=4)
+    schema = task_schema(task, shown={"E1", "E3"})
+    options = schema["properties"]["choices"]["items"]["anyOf"]
+    offered = {o["properties"]["drug"]["const"]: o["properties"]["evidence"] for o in options}
+    assert offered == {"DB00619": {"type": "array", "items": {"enum": ["E1", "E3"]}, "maxItems": 4}}
+    assert schema["properties"]["choices"]["maxItems"] == task.max_choices
+    bare = task_schema(task, shown=set())  # nothing shown: every drug, nothing to cite
+    assert len(bare["properties"]["choices"]["items"]["anyOf"]) == 2
+
+
+def test_concurrent_requests_share_batches_without_cross_talk(tiny: ReasoningModel) -> None:
+    """Each of several requests decoded in one batch gets its own answer and stream."""
+    tasks = [_task(evidence=n, max_choices=1 + n % 2) for n in (2, 3, 4, 5)]
+    alone = [Reasoner(tiny, max_new_tokens=60).recommend(t) for t in tasks]
+    backend = LocalBackend.of(tiny)
+    before = len(backend.batches)
+    streams: list[list[str]] = [[] for _ in tasks]
+    barrier = threading.Barrier(len(tasks))
+
+    def ask(i: int) -> Recommendation:
+        barrier.wait()
+        return Reasoner(tiny, max_new_tokens=60).recommend(tasks[i], on_text=streams[i].append)
+
+    with ThreadPoolExecutor(len(tasks)) as pool:
+        together = list(pool.map(ask, range(len(tasks))))
+    assert max(backend.batches[before:]) > 1  # at least two shared a forward pass
+    for one, other in zip(alone, together, strict=True):
+        assert [c.drug_id for c in one.choices] == [c.drug_id for c in other.choices]
+    for task, stream, rec in zip(tasks, streams, together, strict=True):
+        assert stream and {c.drug_id for c in rec.choices} <= set(task.candidate_ids())
 
 
 def test_log_likelihood_scores_match_a_full_forward_pass(tiny: ReasoningModel) -> None:

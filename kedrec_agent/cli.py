@@ -125,6 +125,38 @@ def setup(
     err.print(f"reasoning model ready at {path} ({time.perf_counter() - started:.1f} s)")
 
 
+@app.command("serve-model")
+@_friendly
+def serve_model(
+    port: Annotated[int, typer.Option(help="Port of the OpenAI-compatible API.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default).")] = (
+        "127.0.0.1"
+    ),
+    gguf: Annotated[
+        Path | None, typer.Option(help="GGUF model file (default: the packaged SmolLM2).")
+    ] = None,
+    lora: Annotated[Path | None, typer.Option(help="GGUF LoRA adapter to apply.")] = None,
+    parallel: Annotated[int, typer.Option(help="Requests decoded together (slots).")] = 4,
+    context: Annotated[int, typer.Option(help="Context tokens per slot.")] = 2048,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+) -> None:
+    """Serve the reasoning model over an OpenAI-compatible API (llama.cpp's server).
+
+    Then: KEDREC_REASONER_BACKEND=openai KEDREC_LLM_BASE_URL=http://127.0.0.1:8080/v1
+    kedrec ask "...". Stop with Ctrl-C.
+    """
+    from kedrec_agent.reasoning.llama_server import ServerOptions, serve_forever
+
+    options = ServerOptions(
+        gguf=gguf, lora=lora, host=host, port=port, parallel=parallel, context=context,
+        threads=threads,
+    )  # fmt: skip
+    try:
+        serve_forever(options)
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
 def _kg_query(as_json: bool, **request: Any) -> None:
     from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
     from kedrec_agent.kg.tool import KnowledgeGraphInput, run_query
@@ -345,16 +377,17 @@ def ask(
         out.print_json(json.dumps(output["result"]))
         return
     final: dict[str, Any] = {}
-    answer = ""
+    answers: dict[str, str] = {}
     with out.status("link…") as status:
         for mode, chunk in default_graph().stream(
             inputs, context=context, stream_mode=["custom", "values"]
         ):
             if mode == "values":
                 final = chunk
-            elif "token" in chunk:  # the model's answer as it is written, on the status line
-                answer = (answer + chunk["token"]).replace("\n", " ")
-                status.update(f"reason… [dim]{escape(answer[-70:])}[/dim]")
+            elif "token" in chunk:  # the model's answers as they are written, on the status line
+                key = chunk.get("condition") or ""  # conditions are answered together
+                answers[key] = (answers.get(key, "") + chunk["token"]).replace("\n", " ")
+                status.update(f"reason… [dim]{escape(answers[key][-70:])}[/dim]")
             elif chunk["status"] == "started":
                 status.update(f"{chunk['stage'].replace('_', ' ')}…")
             else:

@@ -29,9 +29,9 @@ def free_port() -> int:
 def llama_server(
     *, lora: Path | None = None, parallel: int = 2, timeout_s: float = 120.0
 ) -> Iterator[str]:
-    """Start ``python -m kedrec_agent.reasoning.llama_server``; yield its API root URL."""
+    """Start ``kedrec serve-model``; yield its API root URL."""
     port = free_port()
-    command = [sys.executable, "-m", "kedrec_agent.reasoning.llama_server", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("kedrec")), "serve-model", "--port", str(port)]
     command += ["--parallel", str(parallel), "--threads", "2"]
     if lora is not None:
         command += ["--lora", str(lora)]

@@ -32,7 +32,7 @@ from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.problems import recommend_per_condition
 from kedrec_agent.reasoning.reasoner import Reasoner
-from kedrec_agent.reasoning.schema import EntityRef, PatientView, Recommendation
+from kedrec_agent.reasoning.schema import EntityRef, PatientView, ReasoningTask, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
 from kedrec_agent.safety.crossreactivity import cross_reactivity, penicillin_allergy
@@ -360,13 +360,15 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
         backend = services.backend()
         model_info = dict(backend.info())
         reasoner = Reasoner(backend)
-        recommendation = recommend_per_condition(
-            task,
-            lambda sub: reasoner.recommend(
-                sub, on_text=lambda text: runtime.stream_writer({"token": text})
-            ),
-            together,
-        )
+
+        def answer(sub: ReasoningTask) -> Recommendation:
+            condition = sub.candidates[0].condition
+            return reasoner.recommend(
+                sub,
+                on_text=lambda text: runtime.stream_writer({"token": text, "condition": condition}),
+            )
+
+        recommendation = recommend_per_condition(task, answer, together, concurrent=True)
     except KedrecError as exc:  # model missing, unloadable or its server down: evidence ranks
         problem = f"the reasoning model is unavailable: {exc}"
         recommendation = recommend_per_condition(task, lambda sub: fallback(sub, problem), together)

@@ -112,24 +112,4 @@ def serve_forever(options: ServerOptions) -> None:
         del server
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m kedrec_agent.reasoning.llama_server --port N [--lora FILE]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--gguf", type=Path)
-    parser.add_argument("--lora", type=Path)
-    parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--context", type=int, default=2048)
-    parser.add_argument("--threads", type=int)
-    args = parser.parse_args(argv)
-    serve_forever(ServerOptions(**vars(args)))
-
-
-if __name__ == "__main__":
-    main()
-
-
-__all__ = ["ServerOptions", "main", "serve_forever", "start"]
+__all__ = ["ServerOptions", "serve_forever", "start"]

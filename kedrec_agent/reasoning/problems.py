@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from langchain_core.runnables.config import ContextThreadPoolExecutor
+
 from kedrec_agent.reasoning.output import with_alternatives
 from kedrec_agent.reasoning.schema import Candidate, Choice, ReasoningTask, Recommendation
 
@@ -65,6 +67,8 @@ def recommend_per_condition(
     task: ReasoningTask,
     answer: Callable[[ReasoningTask], Recommendation],
     interacting: Interacting | None = None,
+    *,
+    concurrent: bool = False,
 ) -> Recommendation:
     """``answer`` applied to each condition's sub-task in turn, with its alternatives, merged.
 
@@ -75,6 +79,11 @@ def recommend_per_condition(
     with a drug chosen for an earlier one is ranked like one with that interaction with a
     current medication (see :func:`_avoiding`).
 
+    With ``concurrent``, every condition's sub-task is asked at once (the local backend
+    decodes them in one batch, a server in parallel slots); a sub-task that the choices for
+    earlier conditions change (an interaction to mark) is asked again, in turn. The result
+    is the same as asking in turn.
+
     The merged confidence is the lowest of the conditions' (the answer is only as sure as
     its weakest part); it is a fallback when any part is, with each part's problem. A task
     whose candidates carry no condition is answered whole.
@@ -82,15 +91,17 @@ def recommend_per_condition(
     conditions = conditions_of(task)
     if not conditions:
         return with_alternatives(task, answer(task))
-    answers: list[tuple[str, dict[str, str], Recommendation]] = []
-    chosen: list[str] = []
-    for condition in conditions:
-        sub, back = task.for_condition(condition)
-        if interacting is not None:
-            sub = _avoiding(sub, chosen, interacting)
-        result = with_alternatives(sub, answer(sub))
-        chosen += [c.drug_id for c in result.choices if not c.alternative]
-        answers.append((condition, back, result))
+    subs = [task.for_condition(condition) for condition in conditions]
+    with ContextThreadPoolExecutor(max_workers=len(subs)) as pool:
+        early = [pool.submit(answer, sub) for sub, _ in subs] if concurrent else []
+        answers: list[tuple[str, dict[str, str], Recommendation]] = []
+        chosen: list[str] = []
+        for i, (condition, (sub, back)) in enumerate(zip(conditions, subs, strict=True)):
+            asked = sub if interacting is None else _avoiding(sub, chosen, interacting)
+            raw = early[i].result() if early and asked == sub else answer(asked)
+            result = with_alternatives(asked, raw)
+            chosen += [c.drug_id for c in result.choices if not c.alternative]
+            answers.append((condition, back, result))
     problems = [r.problem for _, _, r in answers if r.problem]
     return Recommendation(
         choices=[_mapped(c, back, cond) for cond, back, r in answers for c in r.choices],

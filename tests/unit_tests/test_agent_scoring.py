@@ -256,6 +256,18 @@ def test_a_later_condition_avoids_a_major_interaction_with_an_earlier_choice() -
     assert [c.drug_id for c in alone.choices] == ["FIRST", "CLASHES"]
     assert [c.drug_id for c in together.choices] == ["FIRST", "SAFE"]
     assert [c.condition for c in together.choices] == [DISEASE, other]
+    # Asked all at once, the sub-task the first choice changes is asked again: same answer.
+    asked: list[list[str | None]] = []
+
+    def logged(sub: ReasoningTask) -> Recommendation:
+        asked.append([c.interaction for c in sub.candidates])
+        return top(sub)
+
+    at_once = recommend_per_condition(task, logged, clashes, concurrent=True)
+    assert at_once == together
+    assert sorted(asked, key=str) == sorted([[None], [None, None], ["major", None]], key=str)
+    asked.clear()
+    assert recommend_per_condition(task, logged, concurrent=True) == alone and len(asked) == 2
 
 
 def test_safe_similarly_supported_alternatives_follow_the_models_choice() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from kedrec_agent.reasoning.backends import Backend
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from training.evaluation.exprxrec import cached_visible_tasks, subset
 from training.evaluation.methods import ModelMethod
@@ -73,8 +74,9 @@ class SelectionReport:
 def evaluate_selection(
     tasks: Sequence[Task],
     sources: Sources,
-    model: ReasoningModel | None = None,
+    model: ReasoningModel | Backend | None = None,
     *,
+    constrained: bool = True,
     limit: int | None = None,
     seed: int = 0,
     cache_dir: Path | None = None,
@@ -83,13 +85,16 @@ def evaluate_selection(
 ) -> SelectionReport:
     """Answer a seeded subset of the tasks with ``model`` (default: the sources' model).
 
+    ``model`` may also be another reasoning backend (an OpenAI-compatible server);
+    ``constrained=False`` lets the local model write unconstrained (for comparison).
+
     The subset is the harness's (:func:`~training.evaluation.exprxrec.subset` of the tasks
     whose evidence could be gathered, with the same ``seed``), and ``cache_dir``/``data``
     share its evidence cache, so the figures are those of ``kedrec eval exprxrec --limit``
     for the same tasks. A fallback answer (the model's output unusable) counts with the
     evidence ranking's choice, as the agent would show it, and is counted separately.
     """
-    method = ModelMethod("model", model or sources.model)
+    method = ModelMethod("model", model or sources.model, constrained=constrained)
     visible = cached_visible_tasks(
         tasks, sources, cache_dir, data=data, workers=1, progress=progress
     )

@@ -36,6 +36,7 @@ import numpy as np
 
 from kedrec_agent.errors import KedrecError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
+from kedrec_agent.reasoning.backends import Backend
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.ranking import evidence_weights
 from kedrec_agent.reasoning.reasoner import Reasoner
@@ -291,19 +292,23 @@ class ModelMethod:
 
     Args:
         name: the method's name in the report.
-        model: the loaded model (base, or with the distilled adapter).
+        model: the loaded model (base, or with the distilled adapter), or another reasoning
+            backend (an OpenAI-compatible server).
         drop: leave out the ``kg`` or the ``literature`` evidence (the ablations).
+        constrained: hold the local model's decoding to the answer schema (as the agent).
     """
 
     name: str
-    model: ReasoningModel
+    model: ReasoningModel | Backend
     drop: EvidenceKind | None = None
     uses_model: bool = True
+    constrained: bool = True
 
     def predict(self, task: Task, visible: ReasoningTask) -> Prediction:
         """See the class docstring."""
         started = time.perf_counter()
-        rec = Reasoner(self.model).recommend(without(visible, self.drop))
+        reasoner = Reasoner(self.model, constrained=self.constrained)
+        rec = reasoner.recommend(without(visible, self.drop))
         seconds = time.perf_counter() - started
         first = rec.choices[0] if rec.choices else None
         model_cited = first is not None and first.grounded and not rec.fallback

@@ -222,6 +222,23 @@ def sft(
     return folder
 
 
+@app.command(name="gguf-lora")
+@_friendly
+def gguf_lora(
+    adapter: Annotated[Path, typer.Argument(help="PEFT LoRA adapter folder.")],
+    output: Annotated[Path | None, typer.Option("--out", help="GGUF file to write.")] = None,
+) -> Path:
+    """Write a PEFT LoRA adapter as a GGUF LoRA for llama.cpp's server (kedrec serve-model).
+
+    `kedrec train sft` writes it already; this converts an older adapter.
+    """
+    from training.sft.gguf_lora import to_gguf
+
+    path = to_gguf(adapter, output)
+    out.print(f"→ {path}")
+    return path
+
+
 @app.command(name="all")
 @_friendly
 def run_all(

@@ -68,3 +68,32 @@ def test_chat_model_interface_invokes_and_streams(smollm2: ReasoningModel) -> No
     assert len(smollm2.tokenizer(str(reply.content))["input_ids"]) <= 9
     chunks = [c.content for c in chat.stream("Say hello.")]
     assert len(chunks) >= 2 and "".join(map(str, chunks)).strip() == str(reply.content).strip()
+
+
+def test_gguf_lora_rows_follow_llama_cpps_query_and_key_layout() -> None:
+    """The GGUF stores q/k rows permuted for llama.cpp's rope; the LoRA's B must match them."""
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from kedrec_agent.reasoning.runtime import model_path, packaged_gguf
+    from training.sft.gguf_lora import permute_rows
+
+    reader = gguf.GGUFReader(str(packaged_gguf()))
+    stored = {
+        t.name: t
+        for t in reader.tensors
+        if t.name in ("blk.0.attn_q.weight", "blk.0.attn_k.weight")
+    }
+    hf = load_file(str(model_path(Settings.from_env()) / "model.safetensors"))
+    for name, proj, heads in (
+        ("blk.0.attn_q.weight", "q_proj", 9),
+        ("blk.0.attn_k.weight", "k_proj", 3),
+    ):
+        tensor = stored[name]
+        gg = gguf.quants.dequantize(tensor.data, tensor.tensor_type).reshape(
+            hf[f"model.layers.0.self_attn.{proj}.weight"].shape
+        )
+        weight = hf[f"model.layers.0.self_attn.{proj}.weight"].astype(np.float32)
+        permuted = np.abs(permute_rows(weight, heads) - gg).mean()
+        assert permuted < 0.2 * np.abs(weight - gg).mean()  # only quantisation error is left

@@ -26,6 +26,7 @@ from kedrec_agent.reasoning.schema import (
 from tests.tiny_llama import write_tiny_llama
 from training.configs import CONFIGS, SFTSettings, get_config
 from training.sft.examples import build_dataset, encode_example, read_traces
+from training.sft.gguf_lora import GGUF_NAME
 from training.sft.report import SFTReport
 from training.sft.trainer import (
     OutputError,
@@ -34,6 +35,7 @@ from training.sft.trainer import (
     optimizer_steps,
     train_adapter,
 )
+from training.tasks.files import file_hash
 from training.tasks.schema import Trace
 
 DRUGS = [("DB00619", "Imatinib"), ("DB01254", "Dasatinib")]
@@ -223,6 +225,26 @@ def test_training_writes_a_small_bf16_adapter_with_trained_weights(trained: SFTR
     assert PROMPT_VERSION in card and "1 dropped" in card
     assert (out / ".gitignore").read_text() == "checkpoints/\n"
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
+
+
+def test_training_also_writes_the_gguf_lora_with_both_hashes(trained: SFTReport) -> None:
+    import gguf
+
+    out = trained.adapter_dir
+    assert trained.gguf_lora == GGUF_NAME and trained.gguf_sha256 == file_hash(out / GGUF_NAME)
+    assert trained.weights_sha256 == file_hash(out / "adapter_model.safetensors")
+    card = (out / "README.md").read_text()
+    assert trained.gguf_sha256 in card and trained.weights_sha256 in card
+    reader = gguf.GGUFReader(str(out / GGUF_NAME))
+    alpha = reader.fields["adapter.lora.alpha"]
+    assert float(alpha.parts[alpha.data[0]][0]) == 8.0
+    peft = load_file(out / "adapter_model.safetensors")
+    names = {t.name for t in reader.tensors}
+    assert len(names) == len(peft)  # every A and B matrix, under llama.cpp's names
+    v_b = next(t for t in reader.tensors if t.name == "blk.0.attn_v.weight.lora_b")
+    expected = next(t for n, t in peft.items() if "layers.0.self_attn.v_proj.lora_B" in n)
+    assert torch.allclose(torch.from_numpy(v_b.data.astype("float32")).reshape(expected.shape),
+                          expected.float(), atol=1e-2)  # fmt: skip
 
 
 def test_the_adapter_loads_with_the_runtime_and_changes_outputs(

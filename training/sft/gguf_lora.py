@@ -57,13 +57,14 @@ def permute_rows(weight: np.ndarray, heads: int) -> np.ndarray:
     return shaped.swapaxes(1, 2).reshape(weight.shape)
 
 
-def to_gguf(adapter: Path, out: Path | None = None, base_gguf: Path | None = None) -> Path:
+def to_gguf(adapter: Path, out: Path | None = None, heads: tuple[int, int] | None = None) -> Path:
     """Write the PEFT LoRA folder ``adapter`` as a GGUF LoRA (default ``adapter/GGUF_NAME``).
 
     Args:
         adapter: the PEFT folder (``adapter_config.json``, ``adapter_model.safetensors``).
         out: the GGUF file to write.
-        base_gguf: the base model's GGUF (default: the packaged one), for its head counts.
+        heads: the base model's attention and key/value heads (default: the packaged
+            GGUF's).
 
     Raises:
         ConfigError: not a LoRA of a LLaMA model's linear layers.
@@ -76,7 +77,7 @@ def to_gguf(adapter: Path, out: Path | None = None, base_gguf: Path | None = Non
     config = json.loads((adapter / "adapter_config.json").read_text())
     if config.get("peft_type") != "LORA" or config.get("use_rslora") or config.get("use_dora"):
         raise ConfigError(f"{adapter} is not a plain LoRA adapter (rsLoRA/DoRA unsupported).")
-    heads, kv_heads = _heads(base_gguf or packaged_gguf())
+    n_heads, kv_heads = heads or _heads(packaged_gguf())
     weights = load_file(str(adapter / "adapter_model.safetensors"))
     out = out or adapter / GGUF_NAME
     writer = gguf.GGUFWriter(str(out), "llama")
@@ -90,7 +91,7 @@ def to_gguf(adapter: Path, out: Path | None = None, base_gguf: Path | None = Non
         layer, module, part = found.groups()
         matrix = weights[key].float().numpy()
         if part == "B" and module in ("q_proj", "k_proj"):
-            matrix = permute_rows(matrix, heads if module == "q_proj" else kv_heads)
+            matrix = permute_rows(matrix, n_heads if module == "q_proj" else kv_heads)
         name = f"blk.{layer}.{MODULES[module]}.weight.lora_{part.lower()}"
         writer.add_tensor(name, matrix.astype(np.float16))
     writer.write_header_to_file()

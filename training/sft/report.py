@@ -49,6 +49,9 @@ class SFTReport(BaseModel):
         evidence_version: how the agent gathered and worded the evidence in those prompts.
         base_model: the base checkpoint folder.
         config: the settings of the run.
+        weights_sha256: sha256 of the PEFT weights (``adapter_model.safetensors``).
+        gguf_lora: the GGUF LoRA file written beside them (for llama.cpp's server), if any.
+        gguf_sha256: its sha256.
     """
 
     examples: int
@@ -68,6 +71,9 @@ class SFTReport(BaseModel):
     evidence_version: str = EVIDENCE_VERSION
     base_model: str
     config: SFTSettings
+    weights_sha256: str | None = None
+    gguf_lora: str | None = None
+    gguf_sha256: str | None = None
     dev_metrics: dict[str, float] = Field(
         default_factory=dict, description="filled in by a later evaluation step"
     )
@@ -80,6 +86,11 @@ def model_card(report: SFTReport) -> str:
     def loss(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
+    forms = f"- PEFT weights sha256 `{report.weights_sha256 or 'not recorded'}`"
+    if report.gguf_lora:
+        forms += f"\n- GGUF LoRA `{report.gguf_lora}` (f16), sha256 `{report.gguf_sha256}`"
+    else:
+        forms += "\n- GGUF LoRA: not written"
     if report.dev_metrics:
         dev = "\n".join(f"- {name}: {value:.4f}" for name, value in report.dev_metrics.items())
     else:
@@ -100,7 +111,11 @@ Decision support for clinicians, not a prescription.
 - Throughput: {report.tokens_per_second:.0f} tokens/s; wall time {report.seconds:.0f} s
 - Adapter weights: {report.adapter_bytes / 1e6:.1f} MB (bf16 safetensors)
 
-Use it with `KEDREC_ADAPTER=<this folder>`.
+{forms}
+
+Use it with `KEDREC_ADAPTER=<this folder>` (the local model), or serve the GGUF LoRA with
+`kedrec serve-model --lora <this folder>/{report.gguf_lora or "<file>.gguf"}` and set
+`KEDREC_REASONER_BACKEND=openai` (see the README's serving recipes).
 
 ## Dev metrics
 

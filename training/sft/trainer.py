@@ -32,6 +32,7 @@ from kedrec_agent.errors import ConfigError, InvalidInputError, KedrecError
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_uncached, model_path
 from training.configs import SFTSettings
 from training.sft.examples import build_dataset, read_traces
+from training.sft.gguf_lora import to_gguf
 from training.sft.report import CHECKPOINTS, SFTReport, write_outputs
 from training.tasks.files import file_hash
 
@@ -261,6 +262,17 @@ def _save_adapter(trainer: SFTTrainer, out_dir: Path, base: Path) -> int:
     return (out_dir / "adapter_model.safetensors").stat().st_size
 
 
+def _gguf_form(out_dir: Path, model: ReasoningModel) -> Path | None:
+    """The adapter also as a GGUF LoRA (llama.cpp's server), or None if it cannot be."""
+    config = model.model.config
+    heads = (int(config.num_attention_heads), int(config.num_key_value_heads))
+    try:
+        return to_gguf(out_dir, heads=heads)
+    except ConfigError as exc:  # an adapter llama.cpp cannot take: the PEFT form only
+        log.warning("no GGUF LoRA written: %s", exc)
+        return None
+
+
 def _losses(trainer: SFTTrainer) -> list[float]:
     return [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
 
@@ -319,6 +331,7 @@ def train_adapter(
         with torch.enable_grad():
             trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
         adapter_bytes = _save_adapter(trainer, out_dir, model.path)
+        gguf = _gguf_form(out_dir, model)
         if adapter_bytes > MAX_ADAPTER_BYTES:
             log.warning(
                 "the adapter is %.1f MB: too big to commit (lower lora_r)", adapter_bytes / 1e6
@@ -341,6 +354,9 @@ def train_adapter(
             data_hash=data_hash,
             base_model=str(model.path),
             config=config,
+            weights_sha256=file_hash(out_dir / "adapter_model.safetensors"),
+            gguf_lora=gguf.name if gguf else None,
+            gguf_sha256=file_hash(gguf) if gguf else None,
         )
         write_outputs(out_dir, report)
     except OSError as exc:

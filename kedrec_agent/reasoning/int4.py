@@ -54,9 +54,20 @@ def pack(weight: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.
 
 
 class Int4Linear(nn.Module):
-    """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16."""
+    """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16.
 
-    def __init__(self, linear: nn.Linear, group: int = GROUP) -> None:
+    With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale), the LoRA
+    update is added unmerged, in bf16: ``x @ W.T + (x @ A.T) @ (s B).T``. Two small matrix
+    products in the layer itself, instead of PEFT's wrapper around it (whose per-layer
+    Python costs more than the products on a CPU: ``bench/llm.py``).
+    """
+
+    def __init__(
+        self,
+        linear: nn.Linear,
+        group: int = GROUP,
+        lora: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.group = group
         self.out_features = linear.out_features
@@ -64,42 +75,67 @@ class Int4Linear(nn.Module):
         packed, scales_and_zeros = pack(linear.weight.data, group)
         self.register_buffer("packed", packed, persistent=False)
         self.register_buffer("scales_and_zeros", scales_and_zeros, persistent=False)
+        a, b = (t.detach().to(torch.bfloat16) for t in lora) if lora is not None else (None, None)
+        self.lora_a: torch.Tensor | None
+        self.lora_b: torch.Tensor | None
+        self.register_buffer("lora_a", a, persistent=False)
+        self.register_buffer("lora_b", b, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ W.T``: the int4 kernel for a few rows, bf16 otherwise."""
-        rows = x.reshape(-1, x.shape[-1])
+        """``x @ W.T`` (+ the LoRA update): the int4 kernel for a few rows, bf16 otherwise."""
+        rows = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
         if rows.shape[0] > MAX_DECODE_ROWS:
-            return nn.functional.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(
-            rows.to(torch.bfloat16), self.packed, self.group, self.scales_and_zeros
-        )
+            y = nn.functional.linear(rows, self.weight)
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(
+                rows, self.packed, self.group, self.scales_and_zeros
+            )
+        if self.lora_a is not None and self.lora_b is not None:
+            y = y + (rows @ self.lora_a.T) @ self.lora_b.T
         out: torch.Tensor = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return out
+
+
+def _lora_of(module: nn.Module) -> tuple[nn.Linear, tuple[torch.Tensor, torch.Tensor]] | None:
+    """A PEFT LoRA layer's base linear layer and its one adapter's (A, scale * B)."""
+    adapters = getattr(module, "lora_A", None)
+    if not isinstance(module, nn.Module) or adapters is None or len(adapters) != 1:
+        return None
+    (name,) = list(adapters.keys())
+    base = getattr(module, "base_layer", None)
+    if not isinstance(base, nn.Linear):
+        return None
+    a = adapters[name].weight.data
+    b = module.lora_B[name].weight.data * float(module.scaling[name])  # type: ignore[index,union-attr]
+    return base, (a, b)
 
 
 def quantize_decoder(model: Any, group: int = GROUP) -> int:
     """Swap the linear layers of a LLaMA model's decoder layers for :class:`Int4Linear`.
 
     The embedding and the output head stay as they are (the GGUF keeps them at 8 bits).
-    On a PEFT model the LoRA layers' base weights are quantised and the adapter's A and B
-    matrices stay in bf16 beside them, unmerged: merging first and then quantising loses
-    the adapter's small weight deltas in the 4-bit rounding.
+    On a PEFT model each LoRA layer becomes one :class:`Int4Linear` with its base weight in
+    4 bits and the adapter's A and B matrices beside it in bf16, unmerged: merging first
+    and then quantising loses the adapter's small weight deltas in the 4-bit rounding.
 
     Returns:
         How many layers were swapped (0 when a layer does not fit: bias or odd width).
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layers = base.model.layers
-    targets = [
-        (parent, name, child)
-        for path, parent in layers.named_modules()
-        if "lora_" not in path  # a LoRA adapter's own small layers stay in bf16
-        for name, child in parent.named_children()
-        if isinstance(child, nn.Linear) and not name.startswith("lora_")
-    ]
-    if any(c.bias is not None or c.in_features % group for _, _, c in targets):
+    targets: list[tuple[nn.Module, str, nn.Linear, Any]] = []
+    for path, parent in layers.named_modules():
+        if "lora_" in path or _lora_of(parent) is not None:
+            continue  # an adapter's own small layers, or a LoRA layer's base (taken whole)
+        for name, child in parent.named_children():
+            found = _lora_of(child)
+            if found is not None:
+                targets.append((parent, name, found[0], found[1]))
+            elif isinstance(child, nn.Linear) and not name.startswith("lora_"):
+                targets.append((parent, name, child, None))
+    if any(c.bias is not None or c.in_features % group for _, _, c, _ in targets):
         log.info("int4 decoding skipped: a linear layer has a bias or an odd width")
         return 0
-    for parent, name, child in targets:
-        setattr(parent, name, Int4Linear(child, group))
+    for parent, name, linear, lora in targets:
+        setattr(parent, name, Int4Linear(linear, group, lora))
     return len(targets)

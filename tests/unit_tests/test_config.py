@@ -44,6 +44,10 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         {"KEDREC_SPARQL_TIMEOUT": "-1"},
         {"KEDREC_PG_STATEMENT_TIMEOUT": "0"},
         {"KEDREC_PG_READ_DSN": "postgresql://reader@db/kedrec"},  # without KEDREC_PG_DSN
+        {"KEDREC_REASONER_BACKEND": "vllm"},
+        {"KEDREC_REASONER_BACKEND": "openai"},  # without KEDREC_LLM_BASE_URL
+        {"KEDREC_LLM_BASE_URL": "localhost:8080"},
+        {"KEDREC_LLM_TIMEOUT": "0"},
     ],
 )
 def test_invalid_values_are_config_errors(env: dict[str, str]) -> None:
@@ -77,3 +81,22 @@ def test_adapter_setting_default_packaged_or_none(tmp_path: Path) -> None:
     assert runtime.adapter_path(default) == packaged
     custom_model = Settings.from_env({**base, "KEDREC_MODEL": str(tmp_path)})
     assert runtime.adapter_path(custom_model) is None  # trained on the default base only
+
+
+def test_openai_backend_settings_and_its_key_is_never_kept(tmp_path: Path) -> None:
+    from kedrec_agent.reasoning.backends import OpenAIBackend
+
+    env = {
+        "KEDREC_REASONER_BACKEND": "openai",
+        "KEDREC_LLM_BASE_URL": "http://127.0.0.1:8080/v1",
+        "KEDREC_LLM_TIMEOUT": "7.5",
+        "KEDREC_LLM_API_KEY": "sk-secret",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.reasoner_backend, settings.llm_model, settings.llm_timeout_s) == (
+        "openai", "kedrec", 7.5,
+    )  # fmt: skip
+    assert "sk-secret" not in repr(settings)
+    backend = OpenAIBackend.from_settings(settings)
+    assert backend.info() == {"model": "kedrec at 127.0.0.1:8080", "adapter": None}
+    assert Settings.from_env({}).reasoner_backend == "transformers"

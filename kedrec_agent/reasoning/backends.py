@@ -123,6 +123,7 @@ class OpenAIBackend:
 
         self.base_url = base_url
         self.model = model
+        self.timeout_s = timeout_s
         self.context_window = context_window
         self.json_schema = json_schema
         self.chat = ChatOpenAI(
@@ -192,6 +193,11 @@ class OpenAIBackend:
                     if on_text is not None:
                         on_text(piece)
                 usage = dict(chunk.usage_metadata or usage)
+                if time.perf_counter() - started > self.timeout_s:  # a total, not per read
+                    raise ModelUnavailableError(
+                        f"the model server at {urlsplit(self.base_url).netloc} did not answer "
+                        "within KEDREC_LLM_TIMEOUT"
+                    )
         except openai.APITimeoutError as exc:
             raise ModelUnavailableError(
                 f"the model server at {urlsplit(self.base_url).netloc} did not answer within "

@@ -207,7 +207,7 @@ def test_model_prediction_counts_citations_only_when_grounded(
     )  # fmt: skip
 
     class FakeReasoner:
-        def __init__(self, model: object) -> None:
+        def __init__(self, model: object, **options: object) -> None:
             pass
 
         def recommend(self, task: object) -> Recommendation:

@@ -152,13 +152,23 @@ class OpenAIBackend:
             api_key=os.environ.get("KEDREC_LLM_API_KEY") or None,
         )
 
+    @property
+    def host(self) -> str:
+        """The server's host and port (what messages name: never a key or path)."""
+        return urlsplit(self.base_url).netloc
+
+    def _late(self) -> ModelUnavailableError:
+        return ModelUnavailableError(
+            f"the model server at {self.host} did not answer within KEDREC_LLM_TIMEOUT"
+        )
+
     def count_tokens(self, text: str) -> int:
         """An over-estimate of ``text``'s tokens (the server's tokenizer is not here)."""
         return len(text) // CHARS_PER_TOKEN + 1
 
     def info(self) -> dict[str, str | None]:
         """The served model and where (the host only: never a key or path)."""
-        return {"model": f"{self.model} at {urlsplit(self.base_url).netloc}", "adapter": None}
+        return {"model": f"{self.model} at {self.host}", "adapter": None}
 
     def answer(
         self,
@@ -194,19 +204,12 @@ class OpenAIBackend:
                         on_text(piece)
                 usage = dict(chunk.usage_metadata or usage)
                 if time.perf_counter() - started > self.timeout_s:  # a total, not per read
-                    raise ModelUnavailableError(
-                        f"the model server at {urlsplit(self.base_url).netloc} did not answer "
-                        "within KEDREC_LLM_TIMEOUT"
-                    )
+                    raise self._late()
         except openai.APITimeoutError as exc:
-            raise ModelUnavailableError(
-                f"the model server at {urlsplit(self.base_url).netloc} did not answer within "
-                "KEDREC_LLM_TIMEOUT"
-            ) from exc
+            raise self._late() from exc
         except openai.APIConnectionError as exc:
-            raise ModelUnavailableError(
-                f"the model server at {urlsplit(self.base_url).netloc} cannot be reached"
-            ) from exc
+            unreachable = f"the model server at {self.host} cannot be reached"
+            raise ModelUnavailableError(unreachable) from exc
         except openai.APIStatusError as exc:
             raise ModelUnavailableError(
                 f"the model server refused the request (HTTP {exc.status_code})"

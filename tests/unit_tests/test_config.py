@@ -83,7 +83,7 @@ def test_adapter_setting_default_packaged_or_none(tmp_path: Path) -> None:
     assert runtime.adapter_path(custom_model) is None  # trained on the default base only
 
 
-def test_openai_backend_settings_and_its_key_is_never_kept(tmp_path: Path) -> None:
+def test_openai_backend_settings_and_its_key_is_never_kept() -> None:
     from kedrec_agent.reasoning.backends import OpenAIBackend
 
     env = {

@@ -57,9 +57,11 @@ class Int4Linear(nn.Module):
     """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16.
 
     With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale), the LoRA
-    update is added unmerged, in bf16: ``x @ W.T + (x @ A.T) @ (s B).T``. Two small matrix
-    products in the layer itself, instead of PEFT's wrapper around it (whose per-layer
-    Python costs more than the products on a CPU: ``bench/llm.py``).
+    update is added unmerged: ``x @ W.T + (x @ A.T) @ (s B).T``. Two small matrix products
+    in the layer itself, instead of PEFT's wrapper around it (whose per-layer Python costs
+    more than the products on a CPU), and in float32: for a rank-8 product of one row,
+    PyTorch's bf16 CPU path costs ~14 us and float32 ~3 us, so in bf16 the adapter halved
+    the decoding speed (36 against 65 tokens/s, ``bench/llm.py``).
     """
 
     def __init__(
@@ -75,11 +77,13 @@ class Int4Linear(nn.Module):
         packed, scales_and_zeros = pack(linear.weight.data, group)
         self.register_buffer("packed", packed, persistent=False)
         self.register_buffer("scales_and_zeros", scales_and_zeros, persistent=False)
-        a, b = (t.detach().to(torch.bfloat16) for t in lora) if lora is not None else (None, None)
-        self.lora_a: torch.Tensor | None
-        self.lora_b: torch.Tensor | None
-        self.register_buffer("lora_a", a, persistent=False)
-        self.register_buffer("lora_b", b, persistent=False)
+        a_t, b_t = (
+            (t.detach().float().T.contiguous() for t in lora) if lora is not None else (None, None)
+        )
+        self.lora_a_t: torch.Tensor | None  # A.T, [in, r], float32
+        self.lora_b_t: torch.Tensor | None  # (s B).T, [r, out], float32
+        self.register_buffer("lora_a_t", a_t, persistent=False)
+        self.register_buffer("lora_b_t", b_t, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` (+ the LoRA update): the int4 kernel for a few rows, bf16 otherwise."""
@@ -90,8 +94,8 @@ class Int4Linear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(
                 rows, self.packed, self.group, self.scales_and_zeros
             )
-        if self.lora_a is not None and self.lora_b is not None:
-            y = y + (rows @ self.lora_a.T) @ self.lora_b.T
+        if self.lora_a_t is not None and self.lora_b_t is not None:
+            y = y + ((rows.float() @ self.lora_a_t) @ self.lora_b_t).to(y.dtype)
         out: torch.Tensor = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return out
 

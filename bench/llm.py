@@ -29,12 +29,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
+from kedrec_agent.hardware import in_own_thread
 from kedrec_agent.reasoning.local import CACHE, LocalBackend
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
@@ -268,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(replace(settings, model_dtype=dtype, model_quant=quant))
         reasoner = Reasoner(model)
         prompt, _ = reasoner.prompt(task(0))
-        prefill, rate, n = prefill_decode(model, prompt, repeats)
+        # in a passing thread, as the agent runs torch work: see hardware.in_own_thread
+        prefill, rate, n = in_own_thread(partial(prefill_decode, model, prompt, repeats))
         best = max(best, rate)
         label = f"{dtype}, {model.quantization}"
         print(f"== {label}, {threads} threads: {n}-token prompt, {NEW_TOKENS} new tokens")

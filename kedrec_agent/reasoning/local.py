@@ -51,6 +51,10 @@ MAX_BATCH = 8
 WINDOW_S = 0.005
 """How long the first request of a batch waits for others to join it."""
 
+IDLE_S = 2.0
+"""An idle worker thread ends after this long (its OpenMP team with it: see
+:func:`kedrec_agent.hardware.in_own_thread`); the next request starts a new one."""
+
 
 def json_closed(text: str, max_choices: int | None = None) -> bool:
     """Whether ``text`` holds a complete top-level JSON object (quotes and escapes aware).
@@ -232,8 +236,8 @@ class LocalBackend:
         request = _Request(
             prompt, schema if self.constrained else None, max_new_tokens, max_choices, on_text
         )
-        self._ensure_worker()
         self._queue.put(request)
+        self._ensure_worker()
         while (piece := request.pieces.get()) is not None:  # streamed in the caller's thread
             if on_text is not None:
                 on_text(piece)
@@ -249,7 +253,14 @@ class LocalBackend:
 
     def _serve(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=IDLE_S)]
+            except queue.Empty:
+                with self._start:  # generate_ids queues first, then checks for a worker
+                    if self._queue.empty():
+                        self._worker = None
+                        return
+                continue
             deadline = time.perf_counter() + WINDOW_S
             while len(batch) < MAX_BATCH:
                 try:
@@ -311,4 +322,4 @@ class LocalBackend:
         ]
 
 
-__all__ = ["CACHE", "MAX_BATCH", "WINDOW_S", "LocalBackend", "json_closed"]
+__all__ = ["CACHE", "IDLE_S", "MAX_BATCH", "WINDOW_S", "LocalBackend", "json_closed"]

@@ -25,8 +25,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kedrec_agent.errors import ConfigError, ModelUnavailableError
+from kedrec_agent.hardware import in_own_thread
 from kedrec_agent.reasoning.backends import Backend
 from kedrec_agent.reasoning.constrained import task_schema
 from kedrec_agent.reasoning.local import LocalBackend
@@ -179,15 +181,19 @@ class Reasoner:
         batch = torch.tensor([c + [pad] * (width - len(c)) for c in continuations])
         batch = batch.to(model.device)
         started = time.perf_counter()
-        with model.lock, torch.inference_mode():
-            head = model.model(input_ids=prompt_ids, use_cache=True, logits_to_keep=1)
-            prefill = time.perf_counter() - started
-            cache = head.cache
-            cache.batch_repeat_interleave(len(continuations))
-            mask = torch.ones(
-                (len(continuations), prompt_ids.shape[1] + width), device=model.device
-            )
-            tail = model.model(input_ids=batch, cache=cache, attention_mask=mask)
+
+        def forward() -> tuple[Any, Any, float]:
+            with model.lock, torch.inference_mode():
+                head = model.model(input_ids=prompt_ids, use_cache=True, logits_to_keep=1)
+                prefill = time.perf_counter() - started
+                cache = head.cache
+                cache.batch_repeat_interleave(len(continuations))
+                mask = torch.ones(
+                    (len(continuations), prompt_ids.shape[1] + width), device=model.device
+                )
+                return head, model.model(input_ids=batch, cache=cache, attention_mask=mask), prefill
+
+        head, tail, prefill = in_own_thread(forward)  # see hardware.in_own_thread
         # log p(first token | prompt) comes from the prompt's last position.
         first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
         rest = torch.log_softmax(tail.logits.float(), dim=-1)

@@ -288,6 +288,24 @@ def test_concurrent_requests_share_batches_without_cross_talk(tiny: ReasoningMod
         assert stream and {c.drug_id for c in rec.choices} <= set(task.candidate_ids())
 
 
+def test_an_idle_worker_ends_and_the_next_request_starts_one(
+    tiny: ReasoningModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker thread (and its OpenMP team) goes when idle; requests still get answers."""
+    from kedrec_agent.reasoning import local
+
+    monkeypatch.setattr(local, "IDLE_S", 0.05)
+    backend = LocalBackend(tiny)
+    reasoner = Reasoner(backend, max_new_tokens=20)
+    first = reasoner.recommend(_task(evidence=2))
+    worker = backend._worker
+    assert worker is not None
+    worker.join(timeout=5)
+    assert not worker.is_alive() and backend._worker is None
+    again = reasoner.recommend(_task(evidence=2))
+    assert [c.drug_id for c in again.choices] == [c.drug_id for c in first.choices]
+
+
 def test_log_likelihood_scores_match_a_full_forward_pass(tiny: ReasoningModel) -> None:
     reasoner = Reasoner(tiny)
     task = _task()

@@ -266,16 +266,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     threads = torch.get_num_threads()
     best: float = 0.0
-    for dtype, quant in (("float32", "none"), ("bfloat16", "none"), ("bfloat16", "int4")):
-        model = load_model(replace(settings, model_dtype=dtype, model_quant=quant))
-        reasoner = Reasoner(model)
-        prompt, _ = reasoner.prompt(task(0))
-        # in a passing thread, as the agent runs torch work: see hardware.in_own_thread
+    models = [
+        load_model(replace(settings, model_dtype=dtype, model_quant=quant))
+        for dtype, quant in (("float32", "none"), ("bfloat16", "none"), ("bfloat16", "int4"))
+    ]
+    prompt, _ = Reasoner(models[0]).prompt(task(0))
+    for model in models:  # decoding first: log-likelihood scoring (node) leaves a thread
+        # whose OpenMP team slows later decoding (see hardware.in_own_thread)
         prefill, rate, n = in_own_thread(partial(prefill_decode, model, prompt, repeats))
         best = max(best, rate)
-        label = f"{dtype}, {model.quantization}"
+        label = f"{str(model.dtype).removeprefix('torch.')}, {model.quantization}"
         print(f"== {label}, {threads} threads: {n}-token prompt, {NEW_TOKENS} new tokens")
         print(f"  prefill {prefill * 1000:.0f} ms, decode {rate:.1f} tokens/s")
+    for model in models:
         node(model, [task(i) for i in range(n_tasks)])
     batching(model, [task(i) for i in range(n_batch)])
     server([task(i) for i in range(n_batch)], threads)

@@ -56,14 +56,14 @@ def pack(weight: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.
 class Int4Linear(nn.Module):
     """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16.
 
-    With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale), decoding adds
-    the LoRA update unmerged: ``x @ W.T + (x @ A.T) @ (s B).T``; prefill's bf16 weight has it
-    merged (``W + s B A``: a float32 LoRA product over a batch's thousands of prompt rows
-    cost more than the layer's own product). Two small matrix products
-    in the layer itself, instead of PEFT's wrapper around it (whose per-layer Python costs
-    more than the products on a CPU), and in float32: for a rank-8 product of one row,
-    PyTorch's bf16 CPU path costs ~14 us and float32 ~3 us, so in bf16 the adapter halved
-    the decoding speed (36 against 65 tokens/s, ``bench/llm.py``).
+    With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale):
+
+    * decoding adds the update unmerged, ``x @ W.T + (x @ A.T) @ (s B).T``, in the layer
+      itself (PEFT's per-layer wrapper costs more than the products on a CPU) and in
+      float32 (for a rank-8 product of one row PyTorch's bf16 CPU path costs ~14 us and
+      float32 ~3 us: in bf16 the adapter cut decoding from 65 to 36 tokens/s);
+    * prefill's bf16 weight has it merged, ``W + s B A`` (over a batch's thousands of
+      prompt rows the float32 products cost more than the layer's own).
     """
 
     def __init__(

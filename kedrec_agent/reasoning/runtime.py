@@ -324,15 +324,22 @@ def load_model(settings: Settings | None = None) -> ReasoningModel:
         ConfigError: the model or adapter is missing, corrupt or not LLaMA-architecture.
     """
     settings = settings or get_settings()
-    with _LOCK:
-        path = in_own_thread(lambda: model_path(settings))  # may convert the GGUF (torch)
-        key = (path, adapter_path(settings), settings.model_dtype, settings.model_quant)
-        if key not in _MODELS:  # in a passing thread: see hardware.in_own_thread
-            _MODELS[key] = in_own_thread(lambda: load_uncached(path, *key[1:]))
-            import torch
 
-            torch.set_grad_enabled(False)  # thread-local: the caller's, as load_uncached does
-        return _MODELS[key]
+    def find_or_load() -> tuple[ReasoningModel, bool]:
+        path = model_path(settings)  # may convert the GGUF
+        key = (path, adapter_path(settings), settings.model_dtype, settings.model_quant)
+        loaded = key not in _MODELS
+        if loaded:
+            _MODELS[key] = load_uncached(path, *key[1:])
+        return _MODELS[key], loaded
+
+    with _LOCK:  # torch work in a passing thread: see hardware.in_own_thread
+        model, loaded = in_own_thread(find_or_load)
+    if loaded:
+        import torch
+
+        torch.set_grad_enabled(False)  # thread-local: the caller's, as load_uncached does
+    return model
 
 
 __all__ = [

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kedrec_agent.reasoning.backends import Backend
     from kedrec_agent.reasoning.runtime import ReasoningModel
     from kedrec_agent.safety.classes import DrugClasses
+    from kedrec_agent.safety.comorbidity import SideEffects
     from kedrec_agent.safety.severity import SeverityTable
 
 T = TypeVar("T")
@@ -71,6 +72,7 @@ class Services:
         drug_tables: DrugTables | Exception | None = None,
         drug_classes: DrugClasses | Exception | None = None,
         severities: SeverityTable | Exception | None = None,
+        side_effects: SideEffects | Exception | None = None,
         data_version: str | None = None,
     ) -> None:
         self.settings = settings or get_settings()
@@ -84,6 +86,7 @@ class Services:
             "drug_tables": drug_tables,
             "drug_classes": drug_classes,
             "severities": severities,
+            "side_effects": side_effects,
             "data_version": data_version,
         }
         self._ready: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
@@ -158,6 +161,21 @@ class Services:
         from kedrec_agent.safety.severity import SeverityTable
 
         return self._get("severities", SeverityTable.from_settings)
+
+    def side_effects(self) -> SideEffects:
+        """The drugs' side effects that can worsen a comorbidity (empty without SIDER)."""
+        from kedrec_agent.safety.comorbidity import SideEffects
+
+        linker, kg = self.linker(), self.kg()  # before _get, which holds the lock while opening
+
+        def disease_of(term: str) -> str | None:
+            found = linker.exact(term, "disease")
+            return found.canonical if found else None
+
+        return self._get(
+            "side_effects",
+            lambda settings: SideEffects.from_settings(disease_of, kg.hierarchy.narrower, settings),
+        )
 
     def data_version(self) -> str:
         """The data version of answers (see :func:`kedrec_agent.kg.build.data_version`)."""

@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -35,6 +35,7 @@ from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.schema import EntityRef, PatientView, ReasoningTask, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.comorbidity import comorbidity_cautions
 from kedrec_agent.safety.crossreactivity import cross_reactivity, penicillin_allergy
 from kedrec_agent.safety.severity import worst_with
 from kedrec_agent.services import Services
@@ -396,7 +397,16 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
 
 
 def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
-    """Per candidate, why an alternative should go first (a cross-reactive allergy)."""
+    """Per candidate, why an alternative should go first: every caution, joined."""
+    found: dict[str, list[str]] = {}
+    for kind in (_allergy_cautions, _comorbidity_cautions):
+        for drug, message in kind(state, evidence, services).items():
+            found.setdefault(drug, []).append(message)
+    return {drug: " ".join(messages) for drug, messages in found.items()}
+
+
+def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
+    """Per candidate, a cross-reactive allergy (a cephalosporin after a penicillin allergy)."""
     tables = _drug_tables(services)
     allergen = penicillin_allergy(
         state.allergies, services.linker().name_of, _drug_classes(services), tables
@@ -406,6 +416,29 @@ def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[st
         for c in evidence.candidates
     }
     return {drug: message for drug, message in found.items() if message}
+
+
+def _comorbidity_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
+    """Per candidate, another condition of the patient among its side effects (SIDER)."""
+    if len(state.conditions) < 2:
+        return {}
+    try:
+        effects = services.side_effects()
+        kg = services.kg()
+    except KedrecError as exc:  # without them no comorbidity is checked
+        log.warning("side effects unavailable: %s", type(exc).__name__)
+        return {}
+
+    return comorbidity_cautions(
+        [
+            (c.drug.local_id, c.drug.label or c.drug.local_id, c.condition)
+            for c in evidence.candidates
+        ],
+        state.conditions,
+        {c: services.linker().name_of(c) or c for c in state.conditions},
+        effects,
+        lambda d: kg.equivalences.concept(d).equivalents,
+    )
 
 
 def _same_disease(services: Services) -> Callable[[str, str], bool]:
@@ -433,12 +466,16 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
         services.severities(),
     )
     usable = KGEvidence.model_validate(state.usable) if state.usable else evidence
-    cautions = _cautions(state, usable, services)
-    warnings += [
-        SafetyWarning(kind="allergy", severity="warning", drug_id=c.drug_id, message=message)
-        for c in checked.choices
-        if (message := cautions.get(c.drug_id))
-    ]
+    cautioned: tuple[tuple[Literal["allergy", "comorbidity"], dict[str, str]], ...] = (
+        ("allergy", _allergy_cautions(state, usable, services)),
+        ("comorbidity", _comorbidity_cautions(state, usable, services)),
+    )
+    for kind, cautions in cautioned:
+        warnings += [
+            SafetyWarning(kind=kind, severity="warning", drug_id=c.drug_id, message=message)
+            for c in checked.choices
+            if (message := cautions.get(c.drug_id))
+        ]
     update = {
         "recommendation": checked.model_dump(),
         "warnings": [w.model_dump() for w in warnings],

@@ -29,6 +29,7 @@ ICD9_DIAGNOSES = f"{MIMIC_DEMO_DIR}/D_ICD_DIAGNOSES.csv"
 # Safety tables (optional: without them interaction severities are unknown).
 DDI_SEVERITY = "safety/ddinter_severity.tsv.gz"
 DDI_TYPE_SEVERITY = "safety/ddi_type_severity_from_ddinter.tsv"
+SIDE_EFFECTS = "safety/sider_side_effects.tsv.gz"
 
 BC5CDR_DIR = "literature/bc5cdr"
 LITERATURE_FILES = (

@@ -252,6 +252,20 @@ class Linker(EntityCatalog):
         found += [self.entity(e.id, e.kind, e.name, 100.0) for e in entries]
         return found
 
+    def exact(self, text: str, kind: EntityKind) -> LinkedEntity | None:
+        """The entity of ``kind`` that ``text`` names exactly (an id or a normalised name), or None.
+
+        No fuzzy matching, so it is cheap enough for whole vocabularies (e.g. side-effect
+        terms); the first of several exact matches, as :meth:`link` would take.
+
+        Example:
+            >>> get_linker().exact("Renal failure acute", "disease").name  # doctest: +SKIP
+            'Acute Kidney Injury'
+        """
+        text = check_text(text, MAX_NAME_CHARS, "The name").strip()
+        found = self._exact(text, _check_kind(kind))
+        return found[0] if found else None
+
     def inactive_reason(self, entity_id: str) -> str | None:
         """Why the entity ``entity_id`` is no medication (an ion, element or excipient).
 

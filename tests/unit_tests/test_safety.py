@@ -10,6 +10,7 @@ from kedrec_agent.kg.models import Entity, Interaction
 from kedrec_agent.reasoning.schema import Choice, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.comorbidity import SideEffects, comorbidity_cautions
 from kedrec_agent.safety.severity import SeverityTable
 
 # A slice of the MeSH tree: Penicillins > Ampicillin > Amoxicillin; Lisinopril elsewhere.
@@ -178,3 +179,63 @@ def test_only_the_leading_options_of_different_conditions_are_checked_together()
     ddis.append(_ddi("DB00722", "DB00415"))  # the two leading options
     _, warnings = _check(rec, ["DB00682"], [], ddis)
     assert ("DB00722", "DB00415") in [(w.drug_id, w.other_id) for w in warnings]
+
+
+def _side_effects(tmp_path: Path) -> SideEffects:
+    """A SIDER slice: metformin harms the kidney, hydrochlorothiazide causes gout (2%)."""
+    (tmp_path / "safety").mkdir(exist_ok=True)
+    with gzip.open(tmp_path / "safety" / "sider_side_effects.tsv.gz", "wt") as out:
+        out.write("drugbank_id\tdrug_name\tumls_cui\tside_effect\tmax_frequency\tfrequency_labels\n"
+                  "DB00331\tMetformin\tC1\tAcute prerenal failure\t\t\n"
+                  "DB00331\tMetformin\tC2\tHypertension\t\t\n"
+                  "DB00999\tHydrochlorothiazide\tC3\tHyperuricaemia\t0.02\t2%\n"
+                  "DB00999\tHydrochlorothiazide\tC4\tRenal failure\t0.001\tpostmarketing\n"
+                  "DB01132\tPioglitazone\tC5\tDyspnoea\t\t\n")  # fmt: skip
+    linked = {"Hypertension": "MESH:D006973", "Hyperuricaemia": "MESH:D033461",
+              "Renal failure": "MESH:D051437", "Dyspnoea": "MESH:D004418"}  # fmt: skip
+    below = {"MESH:D051437": ["MESH:D058186", "MESH:D051436"], "MESH:D006333": ["MESH:D004418"]}
+    return SideEffects.from_settings(
+        linked.get, lambda d: below.get(d, []), Settings(data_dir=tmp_path, home=tmp_path)
+    )
+
+
+def test_side_effects_keep_only_vulnerable_groups_and_reported_frequencies(tmp_path: Path) -> None:
+    effects = _side_effects(tmp_path)
+    # metformin: "Acute prerenal failure" is MedDRA for acute kidney injury, under renal
+    # insufficiency; hypertension is no vulnerable group
+    assert dict(effects.by_drug["DB00331"]) == {"kidney": ("Acute prerenal failure", None)}
+    # hydrochlorothiazide: hyperuricaemia at 2% counts, renal failure at 0.1% does not
+    assert dict(effects.by_drug["DB00999"]) == {"gout": ("Hyperuricaemia", 0.02)}
+    assert "DB01132" not in effects.by_drug  # paroxysmal dyspnoea is a symptom, not heart failure
+    assert effects.group_of(["DOID:784", "MESH:D051436"]) == "kidney"  # CKD, by an equivalent id
+    empty = SideEffects.from_settings(
+        lambda t: None, lambda d: [], Settings(data_dir=tmp_path / "x", home=tmp_path)
+    )
+    assert empty.by_drug == {}  # a bundle without SIDER: nothing is cautioned
+
+
+def test_a_drug_that_can_worsen_another_condition_is_cautioned(tmp_path: Path) -> None:
+    effects = _side_effects(tmp_path)
+    diabetes, hypertension, ckd, gout = (
+        "MESH:D003924",
+        "MESH:D006973",
+        "MESH:D051436",
+        "MESH:D006073",
+    )
+    names = {ckd: "Renal Insufficiency, Chronic", gout: "Gout"}
+    candidates = [
+        ("DB00331", "Metformin", diabetes),
+        ("DB00999", "Hydrochlorothiazide", hypertension),
+    ]
+    found = comorbidity_cautions(candidates, [diabetes, hypertension, ckd, gout], names, effects)
+    assert set(found) == {"DB00331", "DB00999"}
+    assert "acute prerenal failure" in found["DB00331"]
+    assert "Renal Insufficiency, Chronic" in found["DB00331"]
+    assert (
+        "hyperuricaemia (up to 2% of patients)" in found["DB00999"] and "Gout" in found["DB00999"]
+    )
+    # without the comorbidity there is no caution
+    assert comorbidity_cautions(candidates, [diabetes, hypertension], names, effects) == {}
+    # a drug proposed for a condition of the group is not cautioned for it
+    for_gout = [("DB00999", "Hydrochlorothiazide", gout)]
+    assert comorbidity_cautions(for_gout, [hypertension, gout], names, effects) == {}

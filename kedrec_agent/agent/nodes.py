@@ -174,6 +174,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             mentions=mentions,
             names={c: name_of(c) or c for c in state.conditions},
             established=tables.established,
+            groups=tables.therapeutic_groups,
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")

@@ -80,6 +80,10 @@ class DrugTables:
         """The drug's classes (empty when it has none or the tables are missing)."""
         return self.classes.get(drug_id, frozenset())
 
+    def therapeutic_groups(self, drug_id: str) -> frozenset[str]:
+        """The drug's ATC level-2 groups (``J01`` antibacterials for systemic use)."""
+        return frozenset(c[4:7] for c in self.classes_of(drug_id) if c.startswith("ATC:"))
+
     def classmates(self, drug_id: str) -> frozenset[str]:
         """The other drugs sharing at least one class with ``drug_id``."""
         mates: set[str] = set()

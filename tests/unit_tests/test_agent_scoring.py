@@ -11,7 +11,7 @@ import numpy as np
 from kedrec_agent.agent.candidates import adjunct_class, usable_candidates
 from kedrec_agent.agent.evidence import pair_passages
 from kedrec_agent.agent.scoring import MAX_PROBABILITY, rank_candidates
-from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
+from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence, candidate_order, mark_typical
 from kedrec_agent.kg.models import Edge, Entity
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking import load_ranker
@@ -67,6 +67,27 @@ def test_an_indicated_drug_is_scored_against_the_unindicated_ones_only() -> None
     # Several indicated drugs are not split against each other; alone, never certain.
     both = _rank([_cand("DB1", True, 9), _cand("DB4", True, 1)])
     assert both == {"DB1": MAX_PROBABILITY, "DB4": MAX_PROBABILITY}
+
+
+def test_an_unusual_therapeutic_group_goes_behind_the_conditions_usual_ones() -> None:
+    # Pneumonia-like: nine antibacterials, two antiprotozoals, a JAK inhibitor, one uncoded.
+    groups = {f"DB{n}": {"J01"} for n in range(1, 10)}
+    groups |= {"DB10": {"P01"}, "DB11": {"P01"}, "DB12": {"L04"}, "DB13": set()}
+    cands = [_cand(d, True) for d in groups]
+    mark_typical(cands, lambda d: groups[d])
+    atypical = {c.drug.local_id for c in cands if not c.typical}
+    assert atypical == {"DB10", "DB11", "DB12"}
+    # Equally supported otherwise, the typical ones come first; the name plays no part.
+    order = [c.drug.local_id for c in sorted(cands, key=candidate_order)]
+    assert set(order[-3:]) == atypical
+    # A drug in a typical group as well as an unusual one stays typical.
+    groups["DB12"] = {"L04", "J01"}
+    mark_typical(cands, lambda d: groups[d])
+    assert {c.drug.local_id for c in cands if not c.typical} == {"DB10", "DB11"}
+    # Under eight coded drugs there is no consensus: nothing is marked.
+    few = [_cand(d, True) for d in ("DB1", "DB2", "DB3", "DB10")]
+    mark_typical(few, lambda d: groups[d])
+    assert all(c.typical for c in few)
 
 
 def _task(*candidates: Candidate) -> ReasoningTask:

@@ -83,10 +83,20 @@ def parse_answer(text: str) -> ModelAnswer | None:
         return None
 
 
-def _dedupe_sentences(text: str) -> str:
-    """The rationale with whitespace normalised and repeated sentences dropped."""
+def _tidy(text: str, *labels: str) -> str:
+    """The rationale, whitespace normalised, repeated sentences and a leading label dropped.
+
+    A label is the drug's name or id before a colon or dash (``"Amlodipine: Amlodipine
+    is ..."``): the answer already names the drug.
+    """
+    text = " ".join(text.split())
+    for label in labels:
+        head = re.match(rf"{re.escape(label)}\s*[:\-\u2013\u2014]\s*", text, re.IGNORECASE)
+        if head and text[head.end() :]:
+            text = text[head.end() :]
+            break
     seen: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
         if sentence and sentence not in seen:
             seen.append(sentence)
     return " ".join(seen)
@@ -128,7 +138,7 @@ def check_answer(
         kept = [e for e in cited if e in known and (not about[e] or drug in about[e])]
         removed += len(cited) - len(kept)
         if kept:
-            rationale, evidence_ids = _dedupe_sentences(raw.rationale), kept
+            rationale, evidence_ids = _tidy(raw.rationale, names[drug], drug), kept
             problem = rationale_problem(
                 raw.rationale,
                 names[drug],

@@ -72,6 +72,11 @@ def test_a_failed_rationale_is_replaced_by_a_marked_summary_at_low_confidence() 
     good = bad.replace("is the best-supported candidate for Azacitidine", "treats anemia")
     rec = recommendation_from_text(ANSWER_PREFIX + good, task)
     assert not rec.choices[0].templated and rec.confidence == 0.9
+    assert rec.choices[0].rationale == "Folic acid treats anemia."
+    # A label the model puts before its text is not shown twice ("Folic acid: Folic acid ...").
+    labelled = good.replace('"Folic acid treats', '"Folic acid:  Folic acid treats')
+    rec = recommendation_from_text(ANSWER_PREFIX + labelled, task)
+    assert rec.choices[0].rationale == "Folic acid treats anemia."
 
 
 def test_templated_rationale_uses_the_strongest_items() -> None:

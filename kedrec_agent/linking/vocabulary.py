@@ -73,7 +73,7 @@ from kedrec_agent.linking.normalize import name_variants, normalize, spans
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 INDEX_FILE = "linker-index.pkl"
 COMMON_MIN_COUNT = 4
 COMMON_MAX_RATIO = 0.4
@@ -103,6 +103,10 @@ CURATED_ALIASES: tuple[tuple[str, EntityKind, str], ...] = (
     ("CHF", "disease", "Heart Failure"),
     ("COPD", "disease", "Pulmonary Disease, Chronic Obstructive"),
     ("CKD", "disease", "Renal Insufficiency, Chronic"),
+    # MeSH entry terms of Acute Kidney Injury ("renal failure" alone is the broader heading)
+    ("AKI", "disease", "Acute Kidney Injury"),
+    ("acute renal failure", "disease", "Acute Kidney Injury"),
+    ("acute kidney failure", "disease", "Acute Kidney Injury"),
     ("GERD", "disease", "Gastroesophageal Reflux"),
     ("OSA", "disease", "Sleep Apnea, Obstructive"),
     ("HLD", "disease", "Hyperlipidemias"),

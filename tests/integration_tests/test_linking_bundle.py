@@ -79,6 +79,8 @@ def test_cml(linker: Linker, text: str) -> None:
         ("hypertension", "MESH:D006973"),
         ("Parkinson's disease", "MESH:D010300"),
         ("heart attack", "MESH:D009203"),
+        ("acute renal failure", "MESH:D058186"),  # Acute Kidney Injury, not the heading
+        ("renal failure", "MESH:D051437"),
     ],
 )
 def test_diseases(linker: Linker, text: str, canonical: str) -> None:

@@ -467,15 +467,24 @@ def test_report_command_runs_every_part_and_records_the_command(
     monkeypatch.setattr(runs, "mimic", fake("mimic", mimic))
     monkeypatch.setattr(vignettes, "run_benchmark", fake("vignettes", {}))
     monkeypatch.setattr(Harness, "versions", lambda self: {"seed": self.seed})
+
+    def safedrug(mimic_dir: Path | None, seed: int, *, agent: bool) -> dict[str, Any]:
+        called.append(("mimic_safedrug", agent))
+        return {}
+
+    monkeypatch.setattr(cli, "_safedrug_result", safedrug)
     out = tmp_path / "report"
     args = ["report", "--limit", "7", "--mimic-limit", "2", "--seed", "5", "--out", str(out)]
     monkeypatch.setattr(sys, "argv", ["/venv/bin/kedrec", "eval", *args])
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 0, result.output
-    assert called == [("exprxrec", 7), ("indications", None), ("mimic", 2), ("vignettes", None)]
+    assert called == [
+        ("exprxrec", 7), ("indications", None), ("mimic", 2), ("mimic_safedrug", False),
+        ("vignettes", None),
+    ]  # fmt: skip
     saved = json.loads((out / "report.json").read_text())
     assert saved["versions"] == {"seed": 5} and set(saved["seconds"]) == {
-        "exprxrec", "indications", "mimic", "vignettes",
+        "exprxrec", "indications", "mimic", "mimic_safedrug", "vignettes",
     }  # fmt: skip
     assert saved["command"].startswith("kedrec eval report --limit 7")
     text = (out / "report.md").read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -180,6 +181,76 @@ def indications_cmd(
     return _save(harness, "indications", result)
 
 
+class MimicProtocol(StrEnum):
+    """How ``kedrec eval mimic`` measures (``--protocol``)."""
+
+    drug = "drug"
+    safedrug = "safedrug"
+
+
+def _safedrug_result(
+    mimic_dir: Path | None,
+    seed: int,
+    *,
+    agent: bool = False,
+    literature: bool = False,
+    max_drugs: int = 3,
+) -> dict[str, Any]:
+    """The SafeDrug/GAMENet protocol's result: its baselines, and the agent with ``agent``.
+
+    The agent runs in set mode (:mod:`training.evaluation.safedrug.agent`) as ``agent``
+    and ``agent-no-safety`` (one agent call per later visit, shared by both).
+    """
+    from training.evaluation.safedrug.evaluate import ProtocolConfig, run_protocol
+
+    config = ProtocolConfig(seed=seed)
+    if not agent:
+        return run_protocol(mimic_dir, config=config)
+    from training.evaluation.safedrug.agent import AgentSetMode
+
+    mode = AgentSetMode.from_agent(mimic_dir, max_drugs=max_drugs, literature=literature)
+    mode.ddi_level = config.ddi_level
+    result = run_protocol(mimic_dir, config=config, recommenders=mode.recommenders())
+    result["agent"] = {**mode.summary(), "literature": literature}
+    return result
+
+
+def _mimic_safedrug(
+    mimic_dir: Path | None,
+    seed: int,
+    output: Path | None,
+    *,
+    agent: bool = False,
+    literature: bool = False,
+    max_drugs: int = 3,
+) -> Path:
+    """``--protocol safedrug``: :func:`_safedrug_result`, printed and written out.
+
+    Writes ``mimic_safedrug.{json,md,png}`` to the output folder. The versions recorded
+    are the package's and the commit's, and with ``agent`` the model's, adapter's,
+    prompt's and data's too.
+    """
+    from kedrec_agent import __version__
+    from training.evaluation.safedrug.report import summary_lines, write_outputs
+    from training.evaluation.suite import _git_commit
+
+    harness = _harness(output, seed, literature=literature)
+    result = _safedrug_result(
+        mimic_dir, seed, agent=agent, literature=literature, max_drugs=max_drugs
+    )
+    for line in summary_lines(result):
+        out.print(line, highlight=False, soft_wrap=True)
+    versions = (
+        harness.versions()
+        if agent
+        else {"kedrec_agent": __version__, "git_commit": _git_commit(), "seed": seed}
+    )
+    paths = write_outputs(result, harness.out, {"command": _command(), "versions": versions})
+    for path in paths.values():
+        out.print(f"→ {path}")
+    return paths["json"]
+
+
 @app.command(name="mimic")
 @_friendly
 def mimic_cmd(
@@ -192,13 +263,41 @@ def mimic_cmd(
         int, typer.Option(min=1, max=10, help="Drugs the agent may recommend.")
     ] = 3,
     seed: SeedOpt = 0,
-    literature: LiteratureOpt = True,
+    literature: Annotated[
+        bool | None,
+        typer.Option(
+            help="Gather literature evidence (off: KG evidence only). Default: on for "
+            "--protocol drug, off for the safedrug protocol's --agent (speed)."
+        ),
+    ] = None,
     output: OutOpt = None,
+    protocol: Annotated[
+        MimicProtocol,
+        typer.Option(
+            help="drug: the agent's drugs vs each admission's prescriptions (DrugBank); "
+            "safedrug: the SafeDrug/GAMENet protocol (ATC-3 classes, patients with >= 2 "
+            "visits) with its baselines and 95% intervals."
+        ),
+    ] = MimicProtocol.drug,
+    agent: Annotated[
+        bool,
+        typer.Option(
+            help="With --protocol safedrug: also run the agent in set mode (agent, "
+            "agent-no-safety; previous visit's classes carried, up to --max-drugs agent "
+            "drugs' classes added). Off by default: one agent call per later visit "
+            "(minutes on the demo)."
+        ),
+    ] = False,
 ) -> Path:
     """Per admission, diagnoses -> drug set vs prescriptions: Jaccard, F1, PRAUC, DDI rate."""
     from training.evaluation import runs
 
-    harness = _harness(output, seed, literature)
+    if protocol is MimicProtocol.safedrug:
+        return _mimic_safedrug(
+            mimic_dir, seed, output, agent=agent, literature=bool(literature),
+            max_drugs=max_drugs,
+        )  # fmt: skip
+    harness = _harness(output, seed, True if literature is None else literature)
     result = runs.mimic(harness, mimic_dir, limit=limit, max_drugs=max_drugs)
     for name, f in result["methods"].items():
         out.print(
@@ -296,6 +395,13 @@ def report(
         typer.Option(min=1, help="Dev vignettes the agent answers (default: all)."),
     ] = None,
     models: ModelsOpt = True,
+    mimic_agent: Annotated[
+        bool,
+        typer.Option(
+            help="Add the agent in set mode to the SafeDrug-protocol table (one agent call "
+            "per later visit: about 12 minutes on the demo)."
+        ),
+    ] = False,
     seed: SeedOpt = 0,
     literature: LiteratureOpt = True,
     output: OutOpt = None,
@@ -317,6 +423,7 @@ def report(
     timed("indications", lambda: runs.indications(harness, models=models))
     if models:
         timed("mimic", lambda: runs.mimic(harness, limit=mimic_limit))
+    timed("mimic_safedrug", lambda: _safedrug_result(None, seed, agent=models and mimic_agent))
     if models:
         from training.evaluation.vignettes import run_benchmark
 

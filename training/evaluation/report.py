@@ -287,7 +287,8 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
 
     Args:
         results: ``command``, ``versions`` and any of ``exprxrec``, ``indications``,
-            ``mimic``, ``patients`` (as :mod:`training.evaluation.runs` returns them) and
+            ``mimic``, ``patients`` (as :mod:`training.evaluation.runs` returns them),
+            ``mimic_safedrug`` (:func:`training.evaluation.safedrug.run_protocol`) and
             ``vignettes`` (:func:`training.evaluation.vignettes.run_benchmark`).
         out: the output folder.
     """
@@ -303,6 +304,16 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         ]
     if results.get("mimic"):
         plots.append(("MIMIC-III methods", _mimic_bars(results["mimic"], out / "mimic.png")))
+    safedrug = results.get("mimic_safedrug")
+    if safedrug:
+        from training.evaluation.safedrug import report as safedrug_report
+
+        plots.append(
+            (
+                "MIMIC-III, SafeDrug protocol",
+                safedrug_report.plot(safedrug, out / f"{safedrug_report.NAME}.png"),
+            )
+        )
     versions = results.get("versions", {})
     lines = [
         "# KEDRec evaluation report",
@@ -323,6 +334,9 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         lines += _indications_md(results["indications"])
     if results.get("mimic"):
         lines += _mimic_md(results["mimic"])
+    if safedrug:
+        body = safedrug_report.markdown(safedrug).splitlines()
+        lines += ["#" + body[0], *body[1:]]  # a section of this report
     if results.get("patients"):
         lines += _patients_md(results["patients"])
     if results.get("vignettes"):

@@ -1,6 +1,7 @@
 """Evidence the graph gathered, as numbered items the reasoning model can cite.
 
-KG indication edges come first (priority 3), then the candidate's indications for related
+KG indication edges come first (priority 3, as does a candidate's indication for another
+of the patient's conditions), then the candidate's indications for related
 diseases (2 + 0.9 x MeSH relatedness + up to 0.1 for its number of known indications),
 mechanism paths (2 + path score), then literature passages (1 + search score). Item ids
 are ``E1``, ``E2``…, stable for a given input, so answers and traces can be checked
@@ -19,9 +20,10 @@ from kedrec_agent.literature.search import Hit
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientView, ReasoningTask
 from kedrec_agent.safety.severity import Level
 
-EVIDENCE_VERSION = "evidence-v3"
+EVIDENCE_VERSION = "evidence-v4"
 """v2: indications of each candidate for related diseases (MeSH trees); v3: their count
-is worded as indications for *other* diseases (v2 said "in all")."""
+is worded as indications for *other* diseases (v2 said "in all"); v4: a candidate's
+indications for the patient's other conditions ("also indicated for ...")."""
 
 
 def _label(entity: Entity) -> str:
@@ -151,6 +153,9 @@ def reasoning_task(
             )
             for p in cand.paths
         ]
+        if also := [names.get(c, c) for c in cand.also_treats]:
+            text = f"{drug} is also indicated for {' and '.join(also)}, which the patient has."
+            found.append(("kg", drug_id, text, 3.0, None))
         if (related := related_item(cand, condition)) is not None:
             found.append(("kg", drug_id, related[0], related[1], None))
         found += [

@@ -432,8 +432,9 @@ def _comorbidity_cautions(state: State, evidence: KGEvidence, services: Services
 
     return comorbidity_cautions(
         [
-            (c.drug.local_id, c.drug.label or c.drug.local_id, c.condition)
+            (c.drug.local_id, c.drug.label or c.drug.local_id, condition)
             for c in evidence.candidates
+            for condition in (c.condition, *c.also_treats)  # indicated: not a caution
         ],
         state.conditions,
         {c: services.linker().name_of(c) or c for c in state.conditions},

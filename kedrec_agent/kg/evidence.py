@@ -47,6 +47,11 @@ class CandidateDrug(BaseModel):
         description="its ATC therapeutic group is common among the condition's indicated drugs "
         "(see mark_typical); False for an antiprotozoal among the antibacterials of pneumonia",
     )
+    also_treats: list[str] = Field(
+        default_factory=list,
+        description="the patient's other conditions it has an indication edge for "
+        "(canagliflozin proposed for type 2 diabetes also treats chronic kidney disease)",
+    )
 
     def add_related(self, kg: KnowledgeGraph) -> None:
         """Fill :attr:`related` and :attr:`other_indications` from the graph."""
@@ -91,10 +96,12 @@ def gather_evidence(
 
     Candidates per condition: every drug with an indication edge (treats / palliates,
     across the condition's DOID/MeSH equivalents), plus the drugs acting on the most
-    genes associated with it. They are ranked by :func:`candidate_order` (independent
-    sources of the indication, then literature co-mentions, then established use and
-    mechanism), first on the cheap signals to a shortlist of ``2 * top_k``, whose
-    drug -> gene -> disease paths are then looked up, and ``top_k`` are kept. Each kept
+    genes associated with it; each knows which of the patient's other conditions it is
+    indicated for (``also_treats``). They are ranked by :func:`candidate_order`
+    (independent sources of the indication, a typical therapeutic group, other conditions
+    treated, established use, literature co-mentions, mechanism), first on the cheap
+    signals to a shortlist of ``2 * top_k``, whose drug -> gene -> disease paths are then
+    looked up, and ``top_k`` are kept. Each kept
     candidate also gets its indications for the most related other diseases (MeSH trees).
     Interactions are checked among all kept candidates and current medications.
 
@@ -114,20 +121,29 @@ def gather_evidence(
     """
     mentions = mentions or {}
     names = names or {}
-    candidates: list[CandidateDrug] = []
-    for condition in dict.fromkeys(condition_ids):
-        by_drug: dict[str, CandidateDrug] = {}
+    conditions = list(dict.fromkeys(condition_ids))
+    indicated: dict[str, dict[str, CandidateDrug]] = {}
+    for condition in conditions:
+        by_drug = indicated[condition] = {}
         for row in kg.drugs_for_disease(condition):
             entry = by_drug.setdefault(
                 row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
             )
             entry.edges.extend(row.edges)
+    candidates: list[CandidateDrug] = []
+    for condition in conditions:
+        by_drug = dict(indicated[condition])
         for mech in kg.drugs_targeting_disease_genes(condition, top_k):
             by_drug.setdefault(
                 mech.drug.id, CandidateDrug(drug=mech.drug, condition=condition, via="mechanism")
             )
         named = mentions.get(condition, {})
         for entry in by_drug.values():
+            entry.also_treats = [
+                other
+                for other in conditions
+                if other != condition and entry.drug.id in indicated[other]
+            ]
             entry.already_taking = entry.drug.local_id in medication_ids
             entry.established = entry.drug.local_id in established
             entry.mentions = named.get(entry.drug.local_id, 0)
@@ -236,10 +252,15 @@ def mark_typical(
 def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
-    Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first;
-    then a therapeutic group typical of the condition (:func:`mark_typical`: the
+    Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first,
+    each of the patient's other conditions an indicated drug also treats counting as one
+    more (one drug for two problems: canagliflozin, listed by DrugBank alone for type 2
+    diabetes, goes with the two-source drugs for a patient who also has chronic kidney
+    disease); then a therapeutic group typical of the condition (:func:`mark_typical`: the
     antibacterials of pneumonia before its antiprotozoals; train vignettes unchanged, it
-    acts on the broad headings that mix them); then an FDA established pharmacologic
+    acts on the broad headings that mix them); then the number of the patient's other
+    conditions it treats again (among equals, the drug for two problems first); then an
+    FDA established pharmacologic
     class (an approved drug in established use, over a supplement such as
     acetylcarnitine); then how many documents of the literature name
     the drug with the condition; then how many other diseases the drug treats; then the
@@ -249,9 +270,11 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     indications, 69.6% after, 73.2% with the FDA class (dev: 83.3%, 83.3%, 91.7%).
     """
     sources = len({edge.relation for edge in cand.edges})
+    problems = len(cand.also_treats) if sources else 0
     return (
-        -sources,
+        -(sources + problems),
         not cand.typical,
+        -problems,
         not cand.established,
         -cand.mentions,
         -cand.other_indications,

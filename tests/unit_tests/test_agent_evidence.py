@@ -59,6 +59,16 @@ def test_items_are_numbered_per_candidate_with_citations_and_priorities() -> Non
     assert fact.priority > path.priority > passage.priority
 
 
+def test_an_indication_for_another_of_the_patients_conditions_is_an_item() -> None:
+    cand = _candidate("DB00619", "Imatinib")
+    cand.also_treats = ["MESH:D046152"]
+    names = {"MESH:D015464": "Chronic myeloid leukemia", "MESH:D046152": "GIST"}
+    task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]), {}, names)
+    (item,) = [e for e in task.evidence if "also" in e.text]
+    assert item.text == "Imatinib is also indicated for GIST, which the patient has."
+    assert item.drugs == ["DB00619"] and item.priority == 3.0
+
+
 def _related(drug: Entity, disease: str, label: str, score: float) -> RelatedIndication:
     return RelatedIndication(
         drug=drug,

@@ -147,3 +147,48 @@ def test_an_approved_drug_in_established_use_comes_before_a_supplement() -> None
     graph = Elsewhere(rows, [])
     assert _ids(graph)[0] == "DB08842"  # more indications elsewhere, without an FDA class
     assert _ids(graph, established={"DB00368"})[0] == "DB00368"
+
+
+class TwoConditionGraph(StubGraph):
+    """Different indicated drugs per disease: disease -> drug id -> (label, relations)."""
+
+    def __init__(
+        self, by_disease: dict[str, dict[str, tuple[str, list[str]]]], mechanism: list[str]
+    ):
+        super().__init__({}, mechanism)
+        self.by_disease = by_disease
+
+    def drugs_for_disease(self, disease: str) -> list[DrugIndication]:
+        return [
+            _indication(d, disease, relation=rel, name=label)
+            for d, (label, rels) in self.by_disease.get(disease, {}).items()
+            for rel in rels
+        ]
+
+
+def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> None:
+    ckd = "MESH:D007676"
+    graph = TwoConditionGraph(
+        {
+            DISEASE: {
+                "DB00331": ("Metformin", [TREATS, CTD]),
+                "DB08882": ("Linagliptin", [TREATS, CTD]),
+                "DB08907": ("Canagliflozin", [TREATS]),
+            },
+            ckd: {"DB00136": ("Calcitriol", [TREATS, CTD]), "DB08907": ("Canagliflozin", [TREATS])},
+        },
+        mechanism=["DB00331"],  # metformin, not indicated for CKD, among its mechanism drugs
+    )
+    evidence = gather_evidence(graph, [DISEASE, ckd], [], top_k=5)  # type: ignore[arg-type]
+    by = {(c.condition, c.drug.local_id): c for c in evidence.candidates}
+    assert by[(DISEASE, "DB08907")].also_treats == [ckd]
+    order = {cond: [c.drug.local_id for c in evidence.candidates if c.condition == cond]
+             for cond in (DISEASE, ckd)}  # fmt: skip
+    # One source and the other problem count as two: first among the two-source drugs.
+    assert order[DISEASE][0] == "DB08907"
+    assert order[ckd] == ["DB08907", "DB00136", "DB00331"]  # metformin: not indicated here
+    assert by[(ckd, "DB00331")].also_treats == [DISEASE]  # known, but it orders nothing
+    # With type 2 diabetes alone, the two-source drugs go first.
+    alone = gather_evidence(graph, [DISEASE], [], top_k=5)  # type: ignore[arg-type]
+    assert alone.candidates[-1].drug.local_id == "DB08907"
+    assert all(not c.also_treats for c in alone.candidates)

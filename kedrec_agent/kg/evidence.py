@@ -101,8 +101,10 @@ def gather_evidence(
     (independent sources of the indication, a typical therapeutic group, other conditions
     treated, established use, literature co-mentions, mechanism), first on the cheap
     signals to a shortlist of ``2 * top_k``, whose drug -> gene -> disease paths are then
-    looked up, and ``top_k`` are kept. Each kept
-    candidate also gets its indications for the most related other diseases (MeSH trees).
+    looked up, and ``top_k`` are kept. A drug that is a candidate for several conditions
+    is kept for one (:func:`_homes`; its ``also_treats`` says which others it treats), so
+    each condition gets ``top_k`` options of its own. Each kept candidate also gets its
+    indications for the most related other diseases (MeSH trees).
     Interactions are checked among all kept candidates and current medications.
 
     Args:
@@ -130,9 +132,9 @@ def gather_evidence(
                 row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
             )
             entry.edges.extend(row.edges)
-    candidates: list[CandidateDrug] = []
+    pools: dict[str, dict[str, CandidateDrug]] = {}
     for condition in conditions:
-        by_drug = dict(indicated[condition])
+        by_drug = pools[condition] = dict(indicated[condition])
         for mech in kg.drugs_targeting_disease_genes(condition, top_k):
             by_drug.setdefault(
                 mech.drug.id, CandidateDrug(drug=mech.drug, condition=condition, via="mechanism")
@@ -150,7 +152,11 @@ def gather_evidence(
             entry.add_related(kg)
         if groups is not None:
             mark_typical(list(by_drug.values()), groups)
-        shortlist = sorted(by_drug.values(), key=candidate_order)[: 2 * top_k]
+    home = _homes(pools)
+    candidates: list[CandidateDrug] = []
+    for condition, by_drug in pools.items():
+        own = [c for c in by_drug.values() if home[c.drug.id] == condition]
+        shortlist = sorted(own, key=candidate_order)[: 2 * top_k]
         for entry in shortlist:
             entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
         kept = sorted(shortlist, key=candidate_order)[:top_k]
@@ -249,14 +255,34 @@ def mark_typical(
         cand.typical = not found or max(count[g] for g in found) >= floor
 
 
+def _homes(pools: Mapping[str, Mapping[str, CandidateDrug]]) -> dict[str, str]:
+    """Per drug, the one condition it is proposed for: where it ranks best on its own.
+
+    A drug that is a candidate for several of the patient's conditions is kept for the one
+    where it stands highest in :func:`candidate_order` without counting the other
+    conditions it treats (the earlier condition on a tie): a proton-pump inhibitor goes to
+    Barrett's oesophagus rather than to systemic sclerosis, canagliflozin to chronic kidney
+    disease rather than to type 2 diabetes's many drugs. The others do without it, so each
+    condition gets options of its own.
+    """
+    best: dict[str, tuple[int, int, str]] = {}
+    for n, (condition, by_drug) in enumerate(pools.items()):
+        alone = sorted(by_drug.values(), key=lambda c: _order(c, problems=False))
+        for position, cand in enumerate(alone):
+            seen = best.get(cand.drug.id)
+            if seen is None or (position, n) < seen[:2]:
+                best[cand.drug.id] = (position, n, condition)
+    return {drug: condition for drug, (_, _, condition) in best.items()}
+
+
 def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
     Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first,
     each of the patient's other conditions an indicated drug also treats counting as one
-    more (one drug for two problems: canagliflozin, listed by DrugBank alone for type 2
-    diabetes, goes with the two-source drugs for a patient who also has chronic kidney
-    disease); then a therapeutic group typical of the condition (:func:`mark_typical`: the
+    more (one drug for two problems: canagliflozin, listed by DrugBank alone for chronic
+    kidney disease, goes with its two-source drugs for a patient who also has type 2
+    diabetes); then a therapeutic group typical of the condition (:func:`mark_typical`: the
     antibacterials of pneumonia before its antiprotozoals; train vignettes unchanged, it
     acts on the broad headings that mix them); then the number of the patient's other
     conditions it treats again (among equals, the drug for two problems first); then an
@@ -269,12 +295,17 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     indicated candidate, top-1 disease-modifying drug: 64.3% with mechanism before other
     indications, 69.6% after, 73.2% with the FDA class (dev: 83.3%, 83.3%, 91.7%).
     """
+    return _order(cand, problems=True)
+
+
+def _order(cand: CandidateDrug, *, problems: bool) -> tuple[float | str, ...]:
+    """:func:`candidate_order`'s key; ``problems=False`` ignores ``also_treats``."""
     sources = len({edge.relation for edge in cand.edges})
-    problems = len(cand.also_treats) if sources else 0
+    others = len(cand.also_treats) if sources and problems else 0
     return (
-        -(sources + problems),
+        -(sources + others),
         not cand.typical,
-        -problems,
+        -others,
         not cand.established,
         -cand.mentions,
         -cand.other_indications,

@@ -180,14 +180,19 @@ def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> No
         mechanism=["DB00331"],  # metformin, not indicated for CKD, among its mechanism drugs
     )
     evidence = gather_evidence(graph, [DISEASE, ckd], [], top_k=5)  # type: ignore[arg-type]
-    by = {(c.condition, c.drug.local_id): c for c in evidence.candidates}
-    assert by[(DISEASE, "DB08907")].also_treats == [ckd]
     order = {cond: [c.drug.local_id for c in evidence.candidates if c.condition == cond]
              for cond in (DISEASE, ckd)}  # fmt: skip
-    # One source and the other problem count as two: first among the two-source drugs.
-    assert order[DISEASE][0] == "DB08907"
-    assert order[ckd] == ["DB08907", "DB00136", "DB00331"]  # metformin: not indicated here
-    assert by[(ckd, "DB00331")].also_treats == [DISEASE]  # known, but it orders nothing
+    # Each drug is kept for the condition where it ranks best on its own: canagliflozin
+    # (third of diabetes's, second of CKD's), for CKD; metformin for diabetes.
+    assert order == {DISEASE: ["DB00331", "DB08882"], ckd: ["DB08907", "DB00136"]}
+    # There, its one source and the other problem count as two: first among equals.
+    (cana,) = [c for c in evidence.candidates if c.drug.local_id == "DB08907"]
+    assert cana.also_treats == [DISEASE]
+    one = gather_evidence(graph, [DISEASE, ckd], [], top_k=1)  # type: ignore[arg-type]
+    assert [(c.condition, c.drug.local_id) for c in one.candidates] == [
+        (DISEASE, "DB00331"),
+        (ckd, "DB08907"),
+    ]
     # With type 2 diabetes alone, the two-source drugs go first.
     alone = gather_evidence(graph, [DISEASE], [], top_k=5)  # type: ignore[arg-type]
     assert alone.candidates[-1].drug.local_id == "DB08907"

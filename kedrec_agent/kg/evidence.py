@@ -260,19 +260,22 @@ def _homes(pools: Mapping[str, Mapping[str, CandidateDrug]]) -> dict[str, str]:
 
     A drug that is a candidate for several of the patient's conditions is kept for the one
     where it stands highest in :func:`candidate_order` without counting the other
-    conditions it treats (the earlier condition on a tie): a proton-pump inhibitor goes to
-    Barrett's oesophagus rather than to systemic sclerosis, canagliflozin to chronic kidney
-    disease rather than to type 2 diabetes's many drugs. The others do without it, so each
-    condition gets options of its own.
+    conditions it treats (the earlier condition on a tie), among the conditions it has an
+    indication edge for if any: a proton-pump inhibitor goes to Barrett's oesophagus
+    rather than to systemic sclerosis, canagliflozin to chronic kidney disease rather than
+    to type 2 diabetes's many drugs, and rifamycin stays with sepsis, where it is one of
+    many indicated antibacterials, rather than go to dehydration as a mechanism candidate.
+    The others do without it, so each condition gets options of its own.
     """
-    best: dict[str, tuple[int, int, str]] = {}
+    best: dict[str, tuple[bool, int, int, str]] = {}
     for n, (condition, by_drug) in enumerate(pools.items()):
         alone = sorted(by_drug.values(), key=lambda c: _order(c, problems=False))
         for position, cand in enumerate(alone):
+            rank = (not cand.edges, position, n)
             seen = best.get(cand.drug.id)
-            if seen is None or (position, n) < seen[:2]:
-                best[cand.drug.id] = (position, n, condition)
-    return {drug: condition for drug, (_, _, condition) in best.items()}
+            if seen is None or rank < seen[:3]:
+                best[cand.drug.id] = (*rank, condition)
+    return {drug: condition for drug, (*_, condition) in best.items()}
 
 
 def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:

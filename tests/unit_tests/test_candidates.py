@@ -188,6 +188,11 @@ def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> No
     # There, its one source and the other problem count as two: first among equals.
     (cana,) = [c for c in evidence.candidates if c.drug.local_id == "DB08907"]
     assert cana.also_treats == [DISEASE]
+    # A drug indicated for one condition is not proposed for another on its mechanism.
+    other = TwoConditionGraph({DISEASE: graph.by_disease[DISEASE]}, mechanism=["DB08907"])
+    found = gather_evidence(other, [DISEASE, ckd], [], top_k=5)  # type: ignore[arg-type]
+    pairs = [(c.condition, c.drug.local_id) for c in found.candidates]
+    assert (DISEASE, "DB08907") in pairs and (ckd, "DB08907") not in pairs
     one = gather_evidence(graph, [DISEASE, ckd], [], top_k=1)  # type: ignore[arg-type]
     assert [(c.condition, c.drug.local_id) for c in one.candidates] == [
         (DISEASE, "DB00331"),

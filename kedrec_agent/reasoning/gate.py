@@ -3,7 +3,8 @@
 A rationale fails when it does not name the chosen drug, repeats a sentence (a looping
 model), names another candidate drug where a condition belongs ("Folic acid is the
 best-supported candidate for Azacitidine"), names a condition of the patient other than the
-one the drug is chosen for and not its own, or runs past :data:`MAX_CHARS`. A failed
+one the drug is chosen for and not its own, leaves a bracket open (a generation cut off
+mid-citation: "11 known [E12"), or runs past :data:`MAX_CHARS`. A failed
 rationale is replaced by a summary templated from the cited evidence, said to be one.
 
 Example:
@@ -57,6 +58,8 @@ def rationale_problem(
         return f"it is longer than {MAX_CHARS} characters"
     if not _same(drug, text) and _norm(drug) not in _norm(text):
         return f"it does not name {drug}"
+    if any(text.count(a) != text.count(b) for a, b in ("()", "[]")):
+        return "it is cut off (an unclosed bracket)"
     sentences = [s for s in _SENTENCE.split(text) if s]
     if len(set(sentences)) < len(sentences):
         return "it repeats a sentence"

@@ -27,6 +27,8 @@ OTHERS = ["Azacitidine", "Cyanocobalamin"]
         ("Folic acid is the best-supported candidate for Hypertension.", "instead of Anemia"),
         ("Folic acid lowers blood pressure in hypertension.", "names Hypertension instead"),
         ("Folic acid " + "helps " * MAX_CHARS, "longer than"),
+        ("Folic acid treats anemia (E1); 11 known [E2", "cut off"),
+        ("Folic acid treats anemia (see E1.", "cut off"),
     ],
 )
 def test_failing_rationales(text: str, why: str) -> None:

@@ -282,8 +282,10 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
     Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first,
-    each of the patient's other conditions an indicated drug also treats counting as one
-    more (one drug for two problems: canagliflozin, listed by DrugBank alone for chronic
+    each of the patient's other conditions an indicated drug of a typical group also
+    treats counting as one more (one drug for two problems; not irbesartan, an
+    antihypertensive DrugBank lists for type 2 diabetes, for a diabetic with
+    hypertension: canagliflozin, listed by DrugBank alone for chronic
     kidney disease, goes with its two-source drugs for a patient who also has type 2
     diabetes); then a therapeutic group typical of the condition (:func:`mark_typical`: the
     antibacterials of pneumonia before its antiprotozoals; train vignettes unchanged, it
@@ -304,7 +306,7 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
 def _order(cand: CandidateDrug, *, problems: bool) -> tuple[float | str, ...]:
     """:func:`candidate_order`'s key; ``problems=False`` ignores ``also_treats``."""
     sources = len({edge.relation for edge in cand.edges})
-    others = len(cand.also_treats) if sources and problems else 0
+    others = len(cand.also_treats) if sources and problems and cand.typical else 0
     return (
         -(sources + others),
         not cand.typical,

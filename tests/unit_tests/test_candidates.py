@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kedrec_agent.kg.evidence import gather_evidence
+from kedrec_agent.kg.evidence import candidate_order, gather_evidence
 from kedrec_agent.kg.hierarchy import EMPTY, DiseaseHierarchy
 from kedrec_agent.kg.models import DrugIndication, Edge, Entity, MechanismCandidate
 from kedrec_agent.linking.diseases import DiseaseEquivalences
@@ -188,6 +188,13 @@ def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> No
     # There, its one source and the other problem count as two: first among equals.
     (cana,) = [c for c in evidence.candidates if c.drug.local_id == "DB08907"]
     assert cana.also_treats == [DISEASE]
+    # An unusual drug for the condition gets no such help (irbesartan, an antihypertensive
+    # DrugBank and Hetionet list for diabetes, for a diabetic with hypertension).
+    only: Any = TwoConditionGraph({DISEASE: {"DB01029": ("Irbesartan", [TREATS, CTD])}}, [])
+    irbesartan = gather_evidence(only, [DISEASE], []).candidates[0]
+    irbesartan.also_treats, irbesartan.typical = ["MESH:D006973"], False
+    metformin = next(c for c in evidence.candidates if c.drug.local_id == "DB00331")
+    assert sorted([irbesartan, metformin], key=candidate_order) == [metformin, irbesartan]
     # A drug indicated for one condition is not proposed for another on its mechanism.
     other = TwoConditionGraph({DISEASE: graph.by_disease[DISEASE]}, mechanism=["DB08907"])
     found = gather_evidence(other, [DISEASE, ckd], [], top_k=5)  # type: ignore[arg-type]

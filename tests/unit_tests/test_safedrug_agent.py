@@ -253,23 +253,12 @@ def test_cli_agent_option_adds_the_agent_rows(
 ) -> None:
     from typer.testing import CliRunner
 
+    from tests.unit_tests.test_safedrug_protocol import write_bundle
     from training.evaluation import cli
     from training.evaluation.safedrug import agent as agent_module
     from training.evaluation.suite import Harness
 
-    bundle = tmp_path / "bundle"
-    (bundle / "mimic_protocol").mkdir(parents=True)
-    (bundle / "safety").mkdir()
-    rows = "".join(f"{ndc}\t{atc}\n" for ndc, atc in NDC_CODES.items())
-    (bundle / "mimic_protocol" / "ndc_to_atc3.tsv").write_text("ndc\tatc3\n" + rows)
-    (bundle / "safety" / "atc_drugbank42.tsv").write_text(
-        "drugbank_id\tdrug_name\tatc_code\nDB1\ta\tA02BC01\nDB2\tb\tB01AC06\n"
-    )
-    import gzip
-
-    with gzip.open(bundle / "safety" / "ddinter_severity.tsv.gz", "wt") as handle:
-        handle.write("drugbank_id_1\tdrugbank_id_2\tlevel\nDB1\tDB2\tMajor\n")
-    monkeypatch.setenv("KEDREC_DATA_DIR", str(bundle))
+    monkeypatch.setenv("KEDREC_DATA_DIR", str(write_bundle(tmp_path / "bundle", NDC_CODES)))
     seen: dict[str, object] = {}
 
     def fake_from_agent(mimic_dir: Path | None, **settings: object) -> AgentSetMode:

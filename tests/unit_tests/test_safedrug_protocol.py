@@ -420,6 +420,20 @@ def test_the_eval_report_has_the_protocols_section_and_plot(cohort: Cohort, tmp_
     assert (tmp_path / "mimic_safedrug.png").stat().st_size > 1000
 
 
+def write_bundle(bundle: Path, ndc_codes: Mapping[str, str]) -> Path:
+    """A data bundle with the protocol's three files: NDC -> ATC-3, drug ATC codes, DDIs."""
+    (bundle / "mimic_protocol").mkdir(parents=True)
+    (bundle / "safety").mkdir()
+    rows = "".join(f"{ndc}\t{atc}\n" for ndc, atc in ndc_codes.items())
+    (bundle / "mimic_protocol" / "ndc_to_atc3.tsv").write_text("ndc\tatc3\n" + rows)
+    (bundle / "safety" / "atc_drugbank42.tsv").write_text(
+        "drugbank_id\tdrug_name\tatc_code\nDB1\ta\tA02BC01\nDB2\tb\tB01AC06\n"
+    )
+    with gzip.open(bundle / "safety" / "ddinter_severity.tsv.gz", "wt") as handle:
+        handle.write("drugbank_id_1\tdrugbank_id_2\tlevel\nDB1\tDB2\tMajor\n")
+    return bundle
+
+
 def test_cli_protocol_safedrug_runs_and_saves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -427,17 +441,7 @@ def test_cli_protocol_safedrug_runs_and_saves(
 
     from training.evaluation import cli
 
-    bundle = tmp_path / "bundle"
-    (bundle / "mimic_protocol").mkdir(parents=True)
-    (bundle / "safety").mkdir()
-    rows = "".join(f"{ndc}\t{atc}\n" for ndc, atc in NDC_CODES.items())
-    (bundle / "mimic_protocol" / "ndc_to_atc3.tsv").write_text("ndc\tatc3\n" + rows)
-    (bundle / "safety" / "atc_drugbank42.tsv").write_text(
-        "drugbank_id\tdrug_name\tatc_code\nDB1\ta\tA02BC01\nDB2\tb\tB01AC06\n"
-    )
-    with gzip.open(bundle / "safety" / "ddinter_severity.tsv.gz", "wt") as handle:
-        handle.write("drugbank_id_1\tdrugbank_id_2\tlevel\nDB1\tDB2\tMajor\n")
-    monkeypatch.setenv("KEDREC_DATA_DIR", str(bundle))
+    monkeypatch.setenv("KEDREC_DATA_DIR", str(write_bundle(tmp_path / "bundle", NDC_CODES)))
     mimic, out = write_mimic(tmp_path / "mimic"), tmp_path / "out"
     args = ["mimic", "--protocol", "safedrug", "--mimic-dir", str(mimic), "--out", str(out)]
     monkeypatch.setattr(sys, "argv", ["kedrec", "eval", *args])

@@ -428,11 +428,7 @@ def _print_result(result: Any) -> None:
             out.print(f"[bold]{escape(answer.condition.name)}[/bold]:{sure}", highlight=False)
         for drug in drugs:
             cites = [references.setdefault(e.id, len(references) + 1) for e in drug.evidence]
-            score = (
-                f"ranker probability {drug.probability:.2f}"
-                if drug.probability is not None
-                else f"evidence score {drug.score:.2f}"
-            ) + (", alternative" if drug.alternative else "")
+            score = drug.backing() + (", alternative" if drug.alternative else "")
             rationale = _numbered(drug.rationale, references)
             out.print(
                 f"  {drug.rank}. [bold]{escape(drug.name)}[/bold] ({drug.drug_id}, {score}): "

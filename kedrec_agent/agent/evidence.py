@@ -3,7 +3,9 @@
 KG indication edges come first (priority 3, as does a candidate's indication for another
 of the patient's conditions), then the candidate's indications for related
 diseases (2 + 0.9 x MeSH relatedness + up to 0.1 for its number of known indications),
-mechanism paths (2 + path score), then literature passages (1 + search score). Item ids
+mechanism paths (2 + path score: what the drug does to a gene, and how the gene relates to
+the disease), then literature passages (1 + search score), then the candidate's
+pharmacologic classes (0.5). Item ids
 are ``E1``, ``E2``…, stable for a given input, so answers and traces can be checked
 against them. :data:`EVIDENCE_VERSION` changes whenever what is gathered or how it is
 worded changes (evaluation caches and traces record it).
@@ -12,18 +14,45 @@ worded changes (evaluation caches and traces record it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
 
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
-from kedrec_agent.kg.models import Edge, Entity
+from kedrec_agent.kg.models import Edge, Entity, MechanismPath
+from kedrec_agent.kg.relations import gene_role, parse_relation
 from kedrec_agent.literature.search import Hit
-from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientView, ReasoningTask
+from kedrec_agent.ranking.tables import DrugTables
+from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientView, ReasoningTask, Topic
 from kedrec_agent.safety.severity import Level
 
-EVIDENCE_VERSION = "evidence-v4"
+EVIDENCE_VERSION = "evidence-v5"
 """v2: indications of each candidate for related diseases (MeSH trees); v3: their count
 is worded as indications for *other* diseases (v2 said "in all"); v4: a candidate's
-indications for the patient's other conditions ("also indicated for ...")."""
+indications for the patient's other conditions ("also indicated for ..."); v5: mechanism
+paths say what the drug does to the gene (DGIdb action, or target / metabolised by) and
+how the gene relates to the disease, and each candidate gets its pharmacologic classes
+(FDA EPC and MoA, ATC)."""
+
+DECREASES = frozenset({"INHIBITOR", "ANTAGONIST", "BLOCKER", "CHANNEL BLOCKER"})
+INCREASES = frozenset({"AGONIST", "PARTIAL AGONIST", "ACTIVATOR", "POSITIVE ALLOSTERIC MODULATOR"})
+"""DGIdb interaction types that lower / raise the gene product's activity."""
+
+GENE_VERBS = {
+    "target": "targets",
+    "enzyme": "is metabolised by",
+    "transporter": "is transported by",
+    "carrier": "is carried by",
+}
+"""DrugBank's drug-gene roles in words, when DGIdb says nothing more: an enzyme or a
+transporter acts on the drug, not the drug on it."""
+
+DISEASE_VERBS = {
+    "DaG": "is associated with",
+    "DuG": "is up-regulated in",
+    "DdG": "is down-regulated in",
+}
+"""Hetionet's disease-gene relations in words."""
+
+CLASS_PRIORITY = 0.5
+"""A candidate's pharmacologic class item: context, below any passage about the pair."""
 
 
 def _label(entity: Entity) -> str:
@@ -34,6 +63,45 @@ def _relation(edge: Edge) -> str:
     """``treats`` of ``DRUGBANK::treats::Compound:Disease``, in words."""
     name = edge.relation.split("::")[1] if "::" in edge.relation else edge.relation
     return name.replace("_", " ")
+
+
+def drug_gene_verb(path: MechanismPath) -> str:
+    """What the drug does to the path's gene, in words (DrugMechDB's "decreases activity of")."""
+    actions = set(path.actions)
+    if actions and actions <= DECREASES:
+        return "decreases activity of"
+    if actions and actions <= INCREASES:
+        return "increases activity of"
+    if actions:
+        return "binds" if actions <= {"BINDER", "ANTIBODY"} else "modulates"
+    role = gene_role(path.edges[0].relation) if path.edges else ""
+    return GENE_VERBS.get(role, "interacts with")
+
+
+def mechanism_item(path: MechanismPath, drug: str) -> str:
+    """A drug -> gene -> disease path as a sentence citing both edges' relations.
+
+    Example: "Pioglitazone increases activity of PPARG (DRUGBANK::target::Compound:Gene);
+    PPARG is associated with type 2 diabetes mellitus (Hetionet::DaG::Disease:Gene)."
+    """
+    gene, disease = _label(path.gene), _label(path.disease)
+    first, second = (f" ({e.relation})" for e in path.edges) if len(path.edges) == 2 else ("", "")
+    name = parse_relation(path.edges[-1].relation)[1] if path.edges else ""
+    joins = DISEASE_VERBS.get(name, "is linked to")
+    return f"{drug} {drug_gene_verb(path)} {gene}{first}; {gene} {joins} {disease}{second}."
+
+
+def class_item(drug_id: str, drug: str, tables: DrugTables) -> str | None:
+    """The drug's pharmacologic classes in a sentence (``None``: the tables have none)."""
+    found = tables.pharmacology(drug_id)
+    parts = []
+    if epc := found.get("EPC"):
+        parts.append(f"pharmacologic class {', '.join(epc)} (FDA EPC)")
+    if moa := found.get("MoA"):
+        parts.append(f"mechanism of action {', '.join(moa)} (FDA MoA)")
+    if atc := found.get("ATC"):
+        parts.append(f"ATC {', '.join(atc)}")
+    return f"{drug}: {'; '.join(parts)}." if parts else None
 
 
 def related_item(cand: CandidateDrug, condition: str) -> tuple[str, float] | None:
@@ -98,6 +166,7 @@ def reasoning_task(
     probabilities: Mapping[str, Mapping[str, float]] | None = None,
     cautions: Mapping[str, str] | None = None,
     classes: Mapping[str, Sequence[str]] | None = None,
+    tables: DrugTables | None = None,
 ) -> ReasoningTask:
     """The reasoning model's input for one patient.
 
@@ -113,12 +182,15 @@ def reasoning_task(
         cautions: per candidate, why an alternative should go first (e.g. a cephalosporin
             for a penicillin-allergic patient).
         classes: per candidate, its pharmacologic classes (see ``Candidate.classes``).
+        tables: the drugs' named classes, each candidate's class item (default: the data
+            bundle's, :meth:`DrugTables.from_settings`; empty tables: no class items).
     """
+    tables = tables if tables is not None else DrugTables.from_settings()
     cautions = cautions or {}
     interacting = interacting or {}
     probabilities = probabilities or {}
     candidates: list[Candidate] = []
-    found: list[tuple[Literal["kg", "literature"], str, str, float, str | None]] = []
+    found: list[tuple[Topic, str, str, float, str | None]] = []
     for cand in kg.candidates:
         drug_id = cand.drug.local_id
         if cand.already_taking or drug_id in {c.id for c in candidates}:
@@ -139,34 +211,28 @@ def reasoning_task(
             )
         )
         found += [
-            ("kg", drug_id, f"{drug} {_relation(e)} {condition} ({e.relation}).", 3.0, None)
+            ("indication", drug_id, f"{drug} {_relation(e)} {condition} ({e.relation}).", 3.0, None)
             for e in cand.edges
         ]
         found += [
-            (
-                "kg",
-                drug_id,
-                f"{drug} acts on the gene {_label(p.gene)}, which is associated with "
-                f"{_label(p.disease)} (path score {p.score:.2f}).",
-                2.0 + p.score,
-                None,
-            )
-            for p in cand.paths
+            ("mechanism", drug_id, mechanism_item(p, drug), 2.0 + p.score, None) for p in cand.paths
         ]
+        if (described := class_item(drug_id, drug, tables)) is not None:
+            found.append(("class", drug_id, described, CLASS_PRIORITY, None))
         if also := [names.get(c, c) for c in cand.also_treats]:
             text = f"{drug} is also indicated for {' and '.join(also)}, which the patient has."
-            found.append(("kg", drug_id, text, 3.0, None))
+            found.append(("indication", drug_id, text, 3.0, None))
         if (related := related_item(cand, condition)) is not None:
-            found.append(("kg", drug_id, related[0], related[1], None))
+            found.append(("related", drug_id, related[0], related[1], None))
         found += [
             ("literature", drug_id, f"{h.title}: {h.snippet}" if h.title else h.snippet,
              1.0 + h.score, h.citation)
             for h in literature.get(drug_id, ())
         ]  # fmt: skip
     items = [
-        Evidence(id=f"E{n}", kind=kind, drugs=[drug_id], text=text, priority=priority,
-                 citation=citation)
-        for n, (kind, drug_id, text, priority, citation) in enumerate(found, start=1)
+        Evidence(id=f"E{n}", kind="literature" if topic == "literature" else "kg",
+                 drugs=[drug_id], text=text, priority=priority, citation=citation, topic=topic)
+        for n, (topic, drug_id, text, priority, citation) in enumerate(found, start=1)
     ]  # fmt: skip
     return ReasoningTask(
         patient=patient, candidates=candidates, evidence=items, max_choices=max_choices

@@ -55,6 +55,12 @@ class DrugRecommendation(BaseModel):
         description="the learned ranker's calibrated probability that it is the right choice "
         "among its condition's candidates (None without the ranker)",
     )
+    indicated_by: list[str] = Field(
+        default_factory=list,
+        description="the sources that list it for its condition (treats or palliates: "
+        '"DrugBank", "Hetionet"); empty: proposed from related indications, mechanism '
+        "or literature",
+    )
     rationale: str
     grounded: bool = Field(description="False when the model cited none of the evidence")
     templated: bool = Field(
@@ -68,6 +74,19 @@ class DrugRecommendation(BaseModel):
     evidence: list[Evidence] = Field(description="the items the rationale cites")
     warnings: list[SafetyWarning] = Field(default_factory=list)
     condition: EntityRef | None = Field(default=None, description="the condition it is for")
+
+    def backing(self) -> str:
+        """What backs it, in words: its listed indication's sources, else its score.
+
+        A listed indication is named by its sources rather than the ranker's probability:
+        that probability (it, rather than the unlisted candidates, is the condition's drug)
+        is near 1 by construction and would read as certainty.
+        """
+        if self.indicated_by:
+            return f"listed indication: {', '.join(self.indicated_by)}"
+        if self.probability is not None:
+            return f"ranker probability {self.probability:.2f}"
+        return f"evidence score {self.score:.2f}"
 
 
 class ConditionAnswer(BaseModel):
@@ -162,6 +181,23 @@ def _scores(evidence: list[Evidence]) -> dict[str, float]:
     return {d: round(t / best, 3) for d, t in totals.items()} if best > 0 else {}
 
 
+SOURCE_NAMES = {"DRUGBANK": "DrugBank", "Hetionet": "Hetionet", "GNBR": "GNBR"}
+"""Display names of the graph's indication sources (the relation's prefix)."""
+
+
+def _indication_sources(state: State) -> dict[tuple[str, str], list[str]]:
+    """Per (condition, drug), the sources whose edges list the drug as treating it."""
+    if not state.evidence:
+        return {}
+    found: dict[tuple[str, str], list[str]] = {}
+    for cand in KGEvidence.model_validate(state.evidence).candidates:
+        prefixes = (e.relation.split("::")[0] for e in cand.edges)
+        names = [SOURCE_NAMES.get(p, p) for p in prefixes]
+        if names:
+            found[cand.condition, cand.drug.local_id] = list(dict.fromkeys(names))
+    return found
+
+
 def _per_condition(
     state: State,
     drugs: list[DrugRecommendation],
@@ -234,6 +270,7 @@ def build_result(
     scores = _scores(evidence)
     probability = {(c, d): p for c, drugs in state.probabilities.items() for d, p in drugs.items()}
     warnings = [SafetyWarning.model_validate(w) for w in state.warnings]
+    sources = _indication_sources(state)
     rec = Recommendation.model_validate(state.recommendation) if state.recommendation else None
     drugs = [
         DrugRecommendation(
@@ -242,6 +279,7 @@ def build_result(
             name=choice.drug_name,
             score=scores.get(choice.drug_id, 0.0),
             probability=probability.get((choice.condition or "", choice.drug_id)),
+            indicated_by=sources.get((choice.condition or "", choice.drug_id), []),
             rationale=choice.rationale,
             grounded=choice.grounded,
             templated=choice.templated,

@@ -74,9 +74,8 @@ def summarize(result: AgentResult) -> str:
             lines.append(f"{answer.condition.name}:{sure}")
         for drug in drugs:
             cites = [e.citation or f"KG:{e.id}" for e in drug.evidence]
-            p = f", p={drug.probability:.2f}" if drug.probability is not None else ""
             lines.append(
-                f"{drug.rank}. {drug.name} ({drug.drug_id}{p}): {drug.rationale} "
+                f"{drug.rank}. {drug.name} ({drug.drug_id}, {drug.backing()}): {drug.rationale} "
                 f"[{', '.join(cites) or 'no citation'}]"
             )
     if result.abstained:

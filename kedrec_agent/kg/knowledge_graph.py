@@ -289,9 +289,15 @@ class KnowledgeGraph:
                 )
             )
         paths = self._visible(paths)
+        actions: dict[str, set[str]] = {}
+        for path in paths:  # the DGIdb edge saying what the drug does, if any
+            source, name, _, _ = relations.parse_relation(path.edges[0].relation)
+            if source == "DGIDB" and name != "OTHER":
+                actions.setdefault(path.gene.id, set()).add(name)
         paths.sort(key=lambda p: (-p.score, p.gene.label or p.gene.id, p.disease.id, str(p.edges)))
         best: dict[tuple[str, str], MechanismPath] = {}
         for path in paths:  # one path per (gene, disease): the best-scored pair of edges
+            path.actions = sorted(actions.get(path.gene.id, ()))
             best.setdefault((path.gene.id, path.disease.id), path)
         return list(best.values())[:limit]
 

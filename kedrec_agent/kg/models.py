@@ -65,6 +65,10 @@ class MechanismPath(Row):
     gene: Entity
     disease: Entity
     score: float
+    actions: list[str] = Field(
+        default_factory=list,
+        description="what the drug does to the gene, per DGIdb (INHIBITOR, AGONIST, ...)",
+    )
 
 
 class MechanismCandidate(Row):

@@ -50,22 +50,40 @@ class DrugTables:
     established: frozenset[str] = frozenset()
     """Drugs with an FDA established pharmacologic class (EPC), however broad: a marker of
     an approved drug in established use (not a ranker feature)."""
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Class id (``EPC:N0000175596``) -> its name ("Peroxisome Proliferator Receptor alpha
+    Agonist"); ATC codes have none in the bundle."""
+    every: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Each drug's classes, the broad ones included (what :meth:`pharmacology` names)."""
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str]]) -> DrugTables:
-        """Build from (DrugBank id, class) pairs; classes over :data:`MAX_CLASS_SIZE` dropped."""
+    def from_rows(
+        cls, rows: Iterable[tuple[str, str]], names: Mapping[str, str] | None = None
+    ) -> DrugTables:
+        """Build from (DrugBank id, class) pairs; classes over :data:`MAX_CLASS_SIZE` dropped.
+
+        Args:
+            rows: (DrugBank id, class id) pairs.
+            names: class id -> name (for :meth:`pharmacology`).
+        """
         members: dict[str, set[str]] = {}
-        established: set[str] = set()
+        every: dict[str, set[str]] = {}
         for drug, klass in rows:
             members.setdefault(klass, set()).add(drug)
-            if klass.startswith("EPC:"):
-                established.add(drug)
+            every.setdefault(drug, set()).add(klass)
+        established = frozenset(d for d, c in every.items() if any(k.startswith("EPC:") for k in c))
         kept = {k: frozenset(v) for k, v in members.items() if len(v) <= MAX_CLASS_SIZE}
         classes: dict[str, set[str]] = {}
         for klass, drugs in kept.items():
             for drug in drugs:
                 classes.setdefault(drug, set()).add(klass)
-        return cls({d: frozenset(c) for d, c in classes.items()}, kept, frozenset(established))
+        return cls(
+            classes={d: frozenset(c) for d, c in classes.items()},
+            members=kept,
+            established=established,
+            names=dict(names or {}),
+            every={d: frozenset(c) for d, c in every.items()},
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DrugTables:
@@ -73,7 +91,8 @@ class DrugTables:
         settings = settings or get_settings()
         with _LOCK:
             if settings.data_dir not in _CACHE:
-                _CACHE[settings.data_dir] = cls.from_rows(_rows(settings))
+                rows, names = _rows(settings)
+                _CACHE[settings.data_dir] = cls.from_rows(rows, names)
             return _CACHE[settings.data_dir]
 
     def classes_of(self, drug_id: str) -> frozenset[str]:
@@ -83,6 +102,20 @@ class DrugTables:
     def therapeutic_groups(self, drug_id: str) -> frozenset[str]:
         """The drug's ATC level-2 groups (``J01`` antibacterials for systemic use)."""
         return frozenset(c[4:7] for c in self.classes_of(drug_id) if c.startswith("ATC:"))
+
+    def pharmacology(self, drug_id: str) -> dict[str, list[str]]:
+        """The drug's named classes by kind: ``EPC``, ``MoA`` (names) and ``ATC`` (codes).
+
+        Broad classes are included: "Anti-coagulant" says what warfarin is, though it groups
+        too many drugs to be a ranker feature.
+        """
+        found: dict[str, list[str]] = {}
+        for klass in sorted(self.every.get(drug_id, ())):
+            kind, _, code = klass.partition(":")
+            name = code if kind == "ATC" else self.names.get(klass)
+            if name:
+                found.setdefault(kind, []).append(name)
+        return found
 
     def classmates(self, drug_id: str) -> frozenset[str]:
         """The other drugs sharing at least one class with ``drug_id``."""
@@ -105,16 +138,19 @@ def _optional(settings: Settings, relative: str) -> Path | None:
         return None
 
 
-def _rows(settings: Settings) -> list[tuple[str, str]]:
-    """(DrugBank id, class) pairs from whichever of the two tables exist."""
+def _rows(settings: Settings) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """(DrugBank id, class) pairs from whichever of the two tables exist; the class names."""
     rows: list[tuple[str, str]] = []
+    names: dict[str, str] = {}
     path = _optional(settings, PHARMACOLOGIC_CLASSES)
     if path is not None:
         with open_text(path) as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 kind = row.get("class_type") or ""
                 if row.get("class_source") == "FDA" and kind in CLASS_TYPES and row.get("class_id"):
-                    rows.append((row.get("drugbank_id") or "", f"{kind}:{row['class_id']}"))
+                    klass = f"{kind}:{row['class_id']}"
+                    rows.append((row.get("drugbank_id") or "", klass))
+                    names[klass] = (row.get("class_name") or "").strip()
     path = _optional(settings, ATC_CODES)
     if path is not None:
         with open_text(path) as handle:
@@ -122,4 +158,4 @@ def _rows(settings: Settings) -> list[tuple[str, str]]:
                 code = (row.get("atc_code") or "").strip()
                 if len(code) >= ATC_LEVEL4:
                     rows.append((row.get("drugbank_id") or "", f"ATC:{code[:ATC_LEVEL4]}"))
-    return [(drug, klass) for drug, klass in rows if drug.startswith("DB")]
+    return [(drug, klass) for drug, klass in rows if drug.startswith("DB")], names

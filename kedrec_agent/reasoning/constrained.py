@@ -41,6 +41,10 @@ MAX_RATIONALE_CHARS = 300
 MAX_CITED = 4
 """At most this many evidence ids per choice."""
 
+CONFIDENCES = [round(i / 100, 2) for i in range(101)]
+"""The confidences an answer may state: two decimals at most (an unbounded number lets a
+model write "1.000000…" until it runs out of tokens, and the JSON never closes)."""
+
 LAYOUT: JsonCompileOptions = {
     "whitespace_flexible": False,
     "item_separator": ", ",
@@ -88,7 +92,7 @@ def answer_schema(
         "type": "object",
         "properties": {
             "choices": {"type": "array", "items": {"anyOf": options}, "maxItems": max_choices},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "confidence": {"enum": CONFIDENCES},
         },
         "required": ["choices", "confidence"],
         "additionalProperties": False,

@@ -74,10 +74,27 @@ def rationale_problem(
     return None
 
 
+FACT_TOPICS = ("indication", "mechanism", "class", "related", "literature")
+"""What a templated summary says, in this order: that the drug is listed for the
+condition, how it acts, what class it is, then its related indications or a passage."""
+
+MAX_FACTS = 3
+"""Items a templated summary quotes."""
+
+
 def evidence_facts(evidence: Sequence[Evidence]) -> str:
-    """The two strongest evidence items' text, whitespace normalised."""
-    strongest = sorted(evidence, key=lambda e: -e.priority)[:2]
-    return " ".join(" ".join(e.text.split()) for e in strongest)
+    """The strongest item of each topic (:data:`FACT_TOPICS` order, :data:`MAX_FACTS` at most).
+
+    One item per topic: a second source of the same indication adds nothing a reader can
+    use, how the drug acts does. Items without a topic: the two strongest.
+    """
+    strongest = sorted(evidence, key=lambda e: -e.priority)
+    picked = [
+        item
+        for topic in FACT_TOPICS
+        if (item := next((e for e in strongest if e.topic == topic), None)) is not None
+    ][:MAX_FACTS]
+    return " ".join(" ".join(e.text.split()) for e in picked or strongest[:2])
 
 
 def templated_rationale(drug: str, evidence: Sequence[Evidence], problem: str) -> str:

@@ -37,6 +37,7 @@ from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.ranking import SIMILAR, avoid, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Choice,
+    Evidence,
     ModelAnswer,
     ModelChoice,
     ReasoningTask,
@@ -189,23 +190,22 @@ def _grounded_first(task: ReasoningTask, choices: list[Choice]) -> list[Choice]:
 def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendation:
     """Candidates ranked by their evidence (``ranking.ranked_candidates``), marked as a fallback.
 
-    Candidates without evidence are left out; the answer abstains if none has any.
+    Candidates without evidence are left out; the answer abstains if none has any. Each
+    rationale quotes the drug's evidence (:func:`~kedrec_agent.reasoning.gate.evidence_facts`:
+    what it is listed for, how it acts, its class), said not to be the model's.
     """
-    cited: dict[str, list[str]] = {c.id: [] for c in task.candidates}
+    cited: dict[str, list[Evidence]] = {c.id: [] for c in task.candidates}
     for item in task.evidence:
         for drug in item.drugs:
             if drug in cited:
-                cited[drug].append(item.id)
+                cited[drug].append(item)
     order = [c for c in ranked_candidates(task) if cited[c.id]]
     choices = [
         Choice(
             drug_id=c.id,
             drug_name=c.name,
-            rationale=(
-                f"Ranked by evidence, not by the model: {len(cited[c.id])} item(s) "
-                f"concern {c.name}."
-            ),
-            evidence_ids=cited[c.id],
+            rationale=f"Ranked by evidence, not by the model: {evidence_facts(cited[c.id])}",
+            evidence_ids=[e.id for e in cited[c.id]],
         )
         for c in order[: task.max_choices]
     ]

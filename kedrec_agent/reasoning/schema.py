@@ -91,6 +91,12 @@ class Candidate(BaseModel):
     )
 
 
+Topic = Literal["indication", "mechanism", "class", "related", "literature"]
+"""What an evidence item says: the drug is listed for the condition (or another of the
+patient's), how it acts (drug -> gene -> disease), its pharmacologic class, its indications
+for related diseases, or a passage about the pair."""
+
+
 class Evidence(BaseModel):
     """One item of evidence the model may cite by its ``id``."""
 
@@ -100,6 +106,7 @@ class Evidence(BaseModel):
     drugs: list[str] = Field(default_factory=list, description="candidate ids it concerns")
     citation: str | None = Field(default=None, description="PMID:… / NCT… of a passage")
     priority: float = Field(default=0.0, description="higher is kept first in the prompt")
+    topic: Topic | None = Field(default=None, description="what the item says about the drug")
 
 
 class ReasoningTask(BaseModel):

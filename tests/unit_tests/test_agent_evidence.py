@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kedrec_agent.agent.evidence import reasoning_task, related_item
+from kedrec_agent.agent.evidence import mechanism_item, reasoning_task, related_item
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity, MechanismPath, RelatedIndication
 from kedrec_agent.literature.search import Hit
+from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.ranking import PER_ITEM, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
@@ -17,6 +18,9 @@ from kedrec_agent.reasoning.schema import (
     PatientView,
     ReasoningTask,
 )
+
+TABLES = DrugTables()
+"""No pharmacologic classes: the items tested here alone."""
 
 
 def _candidate(drug: str, label: str, taking: bool = False) -> CandidateDrug:
@@ -47,10 +51,12 @@ def test_items_are_numbered_per_candidate_with_citations_and_priorities() -> Non
         kg,
         {"DB00619": [hit]},
         {"MESH:D015464": "Chronic myeloid leukemia"},
+        tables=DrugTables(),
     )
     assert [c.id for c in task.candidates] == ["DB00619"]  # already taken and repeats out
     assert [e.id for e in task.evidence] == ["E1", "E2", "E3"]
     fact, path, passage = task.evidence
+    assert [e.topic for e in task.evidence] == ["indication", "mechanism", "literature"]
     assert fact.text == (
         "Imatinib treats Chronic myeloid leukemia (DRUGBANK::treats::Compound:Disease)."
     )
@@ -59,11 +65,76 @@ def test_items_are_numbered_per_candidate_with_citations_and_priorities() -> Non
     assert fact.priority > path.priority > passage.priority
 
 
+def _path(relation: str, disease_relation: str, actions: list[str]) -> MechanismPath:
+    drug = Entity(id="Compound::DB01132", label="Pioglitazone")
+    gene = Entity(id="Gene::5468", label="PPARG")
+    disease = Entity(id="Disease::DOID:9352", label="type 2 diabetes mellitus")
+    return MechanismPath(
+        drug=drug,
+        gene=gene,
+        disease=disease,
+        score=1.0,
+        actions=actions,
+        edges=[
+            Edge(head=drug.id, relation=relation, tail=gene.id),
+            Edge(head=disease.id, relation=disease_relation, tail=gene.id),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("relation", "actions", "verb"),
+    [
+        ("DRUGBANK::target::Compound:Gene", ["AGONIST"], "increases activity of"),
+        ("DRUGBANK::target::Compound:Gene", ["INHIBITOR", "ANTAGONIST"], "decreases activity of"),
+        ("DRUGBANK::target::Compound:Gene", ["AGONIST", "ANTAGONIST"], "modulates"),
+        ("DRUGBANK::target::Compound:Gene", ["BINDER"], "binds"),
+        ("DRUGBANK::target::Compound:Gene", [], "targets"),
+        ("DRUGBANK::enzyme::Compound:Gene", [], "is metabolised by"),  # not the drug's action
+        ("DGIDB::OTHER::Gene:Compound", [], "interacts with"),
+    ],
+)
+def test_a_mechanism_path_says_what_the_drug_does_to_the_gene(
+    relation: str, actions: list[str], verb: str
+) -> None:
+    text = mechanism_item(_path(relation, "Hetionet::DaG::Disease:Gene", actions), "Pioglitazone")
+    assert text == (
+        f"Pioglitazone {verb} PPARG ({relation}); PPARG is associated with type 2 diabetes "
+        "mellitus (Hetionet::DaG::Disease:Gene)."
+    )
+
+
+def test_a_mechanism_path_says_how_the_gene_relates_to_the_disease() -> None:
+    path = _path("DRUGBANK::target::Compound:Gene", "Hetionet::DuG::Disease:Gene", ["AGONIST"])
+    assert "; PPARG is up-regulated in type 2 diabetes mellitus (" in mechanism_item(path, "P")
+
+
+def test_each_candidate_gets_its_named_pharmacologic_classes() -> None:
+    rows = [("DB00619", "EPC:N1"), ("DB00619", "MoA:N2"), ("DB00619", "ATC:L01XE")]
+    rows += [(f"DB9{n:04d}", "EPC:N1") for n in range(70)]  # a broad class is still named
+    tables = DrugTables.from_rows(rows, {"EPC:N1": "Kinase Inhibitor", "MoA:N2": "Kinase X"})
+    assert "EPC:N1" not in tables.classes_of("DB00619")  # too broad for the ranker
+    cand = _candidate("DB00619", "Imatinib")
+    task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]), {},
+                          {"MESH:D015464": "CML"}, tables=tables)  # fmt: skip
+    (item,) = [e for e in task.evidence if "pharmacologic class" in e.text]
+    assert item.text == (
+        "Imatinib: pharmacologic class Kinase Inhibitor (FDA EPC); mechanism of action "
+        "Kinase X (FDA MoA); ATC L01XE."
+    )
+    assert item.priority < min(e.priority for e in task.evidence if e is not item)
+    bare = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]), {},
+                          {"MESH:D015464": "CML"}, tables=TABLES)  # fmt: skip
+    assert len(bare.evidence) == len(task.evidence) - 1
+
+
 def test_an_indication_for_another_of_the_patients_conditions_is_an_item() -> None:
     cand = _candidate("DB00619", "Imatinib")
     cand.also_treats = ["MESH:D046152"]
     names = {"MESH:D015464": "Chronic myeloid leukemia", "MESH:D046152": "GIST"}
-    task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]), {}, names)
+    task = reasoning_task(
+        PatientView(), KGEvidence(candidates=[cand], interactions=[]), {}, names, tables=TABLES
+    )
     (item,) = [e for e in task.evidence if "also" in e.text]
     assert item.text == "Imatinib is also indicated for GIST, which the patient has."
     assert item.drugs == ["DB00619"] and item.priority == 3.0
@@ -97,7 +168,7 @@ def test_related_indications_become_one_item_ranked_below_a_direct_indication() 
     assert 2.0 <= low < priority
     assert related_item(cand.model_copy(update={"other_indications": 0}), "x") is None
     task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]),
-                          {}, {"MESH:D004942": "Peptic esophagitis"})  # fmt: skip
+                          {}, {"MESH:D004942": "Peptic esophagitis"}, tables=TABLES)  # fmt: skip
     assert [(e.kind, e.drugs) for e in task.evidence] == [("kg", ["DB05351"])]
 
 

@@ -45,6 +45,24 @@ def test_an_answer_carries_evidence_versions_timings_and_missing_sources(tiny_gr
     ]  # fmt: skip
 
 
+def test_a_listed_indication_is_named_by_its_sources_not_a_near_certain_probability(
+    tiny_graph: Any, tiny_kg: KnowledgeGraph
+) -> None:
+    top = _run(tiny_graph, {"patient": NOTE}).recommendations[0]
+    sources = {
+        e.relation.split("::")[0]
+        for row in tiny_kg.drugs_for_disease("MESH:D003924")
+        if row.drug.local_id == top.drug_id
+        for e in row.edges
+    }
+    assert sources and len(top.indicated_by) == len(sources)
+    assert top.backing() == f"listed indication: {', '.join(top.indicated_by)}"
+    # Its indication masked (as at evaluation), it is backed by the ranker's probability.
+    masked = _run(tiny_graph, {"patient": NOTE}, exclusions=((top.drug_id, "MESH:D003924"),))
+    same = [d for d in masked.recommendations if d.drug_id == top.drug_id]
+    assert all(not d.indicated_by and d.backing().startswith("ranker probability") for d in same)
+
+
 def test_without_the_ranker_the_fallback_is_low_confidence(tiny_graph: Any) -> None:
     result = _run(tiny_graph, {"patient": NOTE}, ranker=False)
     assert result.fallback and result.low_confidence  # the evidence ranking says 0.2

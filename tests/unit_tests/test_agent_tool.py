@@ -26,7 +26,8 @@ RESULT = AgentResult(
     ],
     recommendations=[
         DrugRecommendation(rank=1, drug_id="DB00722", name="Lisinopril", score=1.0,
-                           rationale="Lowers BP.", grounded=True, evidence=EVIDENCE),
+                           rationale="Lowers BP.", grounded=True, evidence=EVIDENCE,
+                           indicated_by=["DrugBank"]),
     ],
     confidence=0.7,
     versions=Versions(package="0", prompt="p", model="m", data="d"),
@@ -58,7 +59,9 @@ def test_text_puts_warnings_first_and_cites_evidence() -> None:
     lines = str(message.content).splitlines()
     assert lines[0].startswith("Decision support for a clinician, not a prescription")
     assert lines[1].startswith("WITHHELD: Amoxicillin") and lines[2].startswith("WARNING:")
-    assert "1. Lisinopril (DB00722): Lowers BP. [KG:E1, PMID:1]" in lines
+    assert (
+        "1. Lisinopril (DB00722, listed indication: DrugBank): Lowers BP. [KG:E1, PMID:1]" in lines
+    )
     assert message.artifact["recommendations"][0]["drug_id"] == "DB00722"
     assert graph.calls[0][0] == {"patient": "hypertension on warfarin", "record": {}}
     assert graph.calls[0][1].top_k == 3

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kedrec_agent.reasoning.gate import MAX_CHARS, rationale_problem, templated_rationale
+from kedrec_agent.reasoning.gate import (
+    MAX_CHARS,
+    evidence_facts,
+    rationale_problem,
+    templated_rationale,
+)
 from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.schema import (
@@ -13,6 +18,7 @@ from kedrec_agent.reasoning.schema import (
     Evidence,
     PatientView,
     ReasoningTask,
+    Topic,
 )
 
 OTHERS = ["Azacitidine", "Cyanocobalamin"]
@@ -88,3 +94,28 @@ def test_templated_rationale_uses_the_strongest_items() -> None:
     ]
     text = templated_rationale("D", items, "it repeats a sentence")
     assert text.index("D treats X.") < text.index("A passage.")
+
+
+def test_a_templated_summary_says_what_the_drug_is_listed_for_how_it_acts_and_its_class() -> None:
+    def item(n: int, topic: Topic, text: str, priority: float) -> Evidence:
+        kind = "literature" if topic == "literature" else "kg"
+        return Evidence(id=f"E{n}", kind=kind, text=text, drugs=["D"], priority=priority,
+                        topic=topic)  # fmt: skip
+
+    items = [
+        item(1, "indication", "D treats X (DrugBank).", 3.0),
+        item(2, "indication", "D CtD X (Hetionet).", 3.0),  # the same fact again
+        item(3, "mechanism", "D decreases activity of G; G is associated with X.", 2.8),
+        item(4, "related", "D is indicated for Y, related to X.", 2.9),
+        item(5, "literature", "A passage.", 1.9),
+        item(6, "class", "D: pharmacologic class C (FDA EPC).", 0.5),
+    ]
+    facts = evidence_facts(items)
+    assert facts == (
+        "D treats X (DrugBank). D decreases activity of G; G is associated with X. "
+        "D: pharmacologic class C (FDA EPC)."
+    )
+    # Without an indication or a mechanism, the related indication and a passage say why.
+    assert evidence_facts([items[3], items[4], items[5]]) == (
+        "D: pharmacologic class C (FDA EPC). D is indicated for Y, related to X. A passage."
+    )

@@ -264,6 +264,9 @@ def test_schema_offers_only_drugs_with_evidence_and_their_own_items() -> None:
     assert schema["properties"]["choices"]["maxItems"] == task.max_choices
     bare = task_schema(task, shown=set())  # nothing shown: every drug, nothing to cite
     assert len(bare["properties"]["choices"]["items"]["anyOf"]) == 2
+    # A confidence of at most two decimals: "1.000…" cannot run past the token budget.
+    stated = schema["properties"]["confidence"]["enum"]
+    assert 0.0 in stated and 1.0 in stated and 0.85 in stated and len(stated) == 101
 
 
 def test_concurrent_requests_share_batches_without_cross_talk(tiny: ReasoningModel) -> None:

@@ -195,6 +195,19 @@ def test_hit_at_3_and_top1_dm() -> None:
     assert f["hit3"] == 0.5 and f["top1_dm"] == 0.5 and f["abstention"] == 0.5
 
 
+def test_top1_dm_where_possible_leaves_out_conditions_with_only_symptomatic_drugs() -> None:
+    symptomatic = DiseaseGold("DOID:3", "MESH:D3", "schizophrenia", sym=frozenset({"DB00021"}))
+    only_sym = score_row(vignette(symptomatic), answer(rec(1, "DB00021")), 1.0)
+    assert not only_sym["top1_dm"] and not only_sym["dm_possible"]
+    dm_top = score_row(vignette(HTN), answer(rec(1, "DB00001")), 1.0)
+    sym_top = score_row(vignette(HTN), answer(rec(1, "DB00002")), 1.0)
+    f = figures([only_sym, dm_top, sym_top])
+    assert f["top1_dm"] == pytest.approx(1 / 3)
+    assert f["with_dm"] == 2 and f["top1_dm_possible"] == 0.5
+    # The DM drug taken already: none is left to recommend.
+    assert not score_row(vignette(HTN, meds=["DB00001"]), answer(), 1.0)["dm_possible"]
+
+
 def test_current_medication_is_not_gold() -> None:
     row = score_row(vignette(HTN, meds=["DB00001"]), answer(rec(1, "DB00001")), 1.0)
     assert row["hit3"] == 0.0 and not row["hit3_any"]

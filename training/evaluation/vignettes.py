@@ -26,6 +26,9 @@ Figures (per variant and overall; abstentions count as misses):
   per-condition grouping of the answer), else over the whole list. ``hit3_any``: any gold
   drug of any condition among the overall top 3.
 * ``top1_dm``: the first recommendation is a DM drug of (its) condition.
+  ``top1_dm_possible``: the same over the ``with_dm`` vignettes where it can be (a
+  condition has a DM drug: PharmacotherapyDB lists only symptomatic drugs for many, such
+  as schizophrenia or Parkinson's disease).
 * ``not_rate``: the share of all recommended drugs that are curated ``NOT`` drugs of the
   condition (and gold for none); ``not_top1``: the first one is.
 * ``interacting_top_major``: over vignettes with a current medication, the share whose top
@@ -634,6 +637,7 @@ def score_row(
         "hit3": mean(float(h) for h in hits.values()),
         "hit3_any": bool(set(ids[:3]) & gold_all),
         "top1_dm": top1 is not None and any(top1 in c.dm for c in for_drug(top1)),
+        "dm_possible": any(c.dm - meds for c in vignette.conditions),
         "not_count": sum(is_not(d) for d in ids),
         "not_top1": top1 is not None and is_not(top1),
         "n_recommended": len(ids),
@@ -685,6 +689,7 @@ def figures(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
     recommended = sum(int(r["n_recommended"]) for r in rows)
     hit3 = [float(r["hit3"]) for r in rows]
     top1 = [float(r["top1_dm"]) for r in rows]
+    possible = [r for r in rows if r.get("dm_possible", True)]
     with_meds = [r for r in rows if r["medications"]]
     warned = sum(int(r["interaction_warnings"]) for r in rows)
     answered = [r for r in rows if not r["abstained"]]
@@ -696,6 +701,8 @@ def figures(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
         "hit3_any": mean(float(r["hit3_any"]) for r in rows),
         "top1_dm": mean(top1),
         "top1_dm_ci": bootstrap_ci(top1, seed),
+        "with_dm": len(possible),
+        "top1_dm_possible": mean(float(r["top1_dm"]) for r in possible),
         "recommended": recommended,
         "drugs_per_vignette": recommended / n if n else 0.0,
         "not_rate": sum(int(r["not_count"]) for r in rows) / recommended if recommended else 0.0,
@@ -910,6 +917,7 @@ def markdown(result: Mapping[str, Any], heading: str = "##") -> list[str]:
         "n",
         "hit@3 [95% CI]",
         "top-1 DM [95% CI]",
+        "top-1 DM where possible",
         "NOT rate",
         "NOT top-1",
         "interacting top (major / any)",
@@ -934,6 +942,7 @@ def markdown(result: Mapping[str, Any], heading: str = "##") -> list[str]:
                 str(f["vignettes"]),
                 _ci(f["hit3"], f["hit3_ci"]),
                 _ci(f["top1_dm"], f["top1_dm_ci"]),
+                f"{_pct(f['top1_dm_possible'])} (n={f['with_dm']})",
                 _pct(f["not_rate"]),
                 _pct(f["not_top1"]),
                 interacting,
@@ -977,6 +986,7 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"{name:>15}: n {f['vignettes']} hit@3 {f['hit3']:.3f} "
             f"[{f['hit3_ci'][0]:.2f}, {f['hit3_ci'][1]:.2f}] top-1 DM {f['top1_dm']:.3f} "
+            f"({f['top1_dm_possible']:.3f} of {f['with_dm']} with a DM drug) "
             f"NOT {f['not_rate']:.3f} interacting-top major {f['interacting_top_major']:.3f} "
             f"any {f['interacting_top_any']:.3f} fallback {f['fallback']:.2f} gate "
             f"{f['gate_failures']} abstain {f['abstention']:.2f} p50 {f['p50_s']:.1f}s "

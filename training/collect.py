@@ -109,6 +109,7 @@ def trace_for(
         completion=answer[len(ANSWER_PREFIX) :],
         evidence_ids=cited.choices[0].evidence,
         teacher=teacher.name,
+        privileged=list(teacher.privileged),
         prompt_version=PROMPT_VERSION,
         provenance=provenance,
     )

@@ -4,7 +4,8 @@ A rationale fails when it does not name the chosen drug, repeats a sentence (a l
 model), names another candidate drug where a condition belongs ("Folic acid is the
 best-supported candidate for Azacitidine"), names a condition of the patient other than the
 one the drug is chosen for and not its own, leaves a bracket open (a generation cut off
-mid-citation: "11 known [E12"), or runs past :data:`MAX_CHARS`. A failed
+mid-citation: "11 known [E12"), cites an evidence id that is not among the items it gives
+for its drug, or runs past :data:`MAX_CHARS`. A failed
 rationale is replaced by a summary templated from the cited evidence, said to be one.
 
 Example:
@@ -16,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from kedrec_agent.reasoning.schema import Evidence
 
@@ -25,6 +26,7 @@ MAX_CHARS = 800
 
 _FOR = re.compile(r"\bcandidate for ([^.;:,()]+)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_EVIDENCE_ID = re.compile(r"\bE\d+\b")
 
 
 def _norm(text: str) -> str:
@@ -43,6 +45,7 @@ def rationale_problem(
     other_drugs: Sequence[str],
     condition: str | None,
     other_conditions: Sequence[str],
+    cited: Collection[str] | None = None,
 ) -> str | None:
     """Why ``rationale`` fails the gate, or ``None`` when it passes.
 
@@ -52,6 +55,8 @@ def rationale_problem(
         other_drugs: the names of the other candidates.
         condition: the name of the condition the drug is chosen for (None: unknown).
         other_conditions: the names of the patient's other conditions.
+        cited: the evidence ids the choice cites (about its drug); ``None``: not checked.
+            An id the text names outside them is a citation of another drug's evidence.
     """
     text = " ".join(rationale.split())
     if len(text) > MAX_CHARS:
@@ -60,6 +65,8 @@ def rationale_problem(
         return f"it does not name {drug}"
     if any(text.count(a) != text.count(b) for a, b in ("()", "[]")):
         return "it is cut off (an unclosed bracket)"
+    if cited is not None and (stray := sorted(set(_EVIDENCE_ID.findall(text)) - set(cited))):
+        return f"it cites {', '.join(stray)}, not evidence it gives for {drug}"
     sentences = [s for s in _SENTENCE.split(text) if s]
     if len(set(sentences)) < len(sentences):
         return "it repeats a sentence"

@@ -146,6 +146,7 @@ def check_answer(
                 [n for i, n in names.items() if i != drug],
                 conditions.get(condition_of.get(drug) or ""),
                 [n for i, n in conditions.items() if i != condition_of.get(drug)],
+                cited=kept,
             )
             if problem is not None:
                 items = [e for e in task.evidence if e.id in kept]

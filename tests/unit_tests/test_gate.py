@@ -42,6 +42,14 @@ def test_failing_rationales(text: str, why: str) -> None:
     assert problem is not None and why in problem
 
 
+def test_a_rationale_citing_another_drugs_evidence_fails() -> None:
+    text = "Folic acid treats anemia [E1]; cyanocobalamin is weaker [E4]."
+    problem = rationale_problem(text, "Folic acid", OTHERS, "Anemia", [], cited=["E1", "E2"])
+    assert problem == "it cites E4, not evidence it gives for Folic acid"
+    assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", [], cited=["E1", "E4"]) is None
+    assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", []) is None  # not checked
+
+
 def test_passing_rationales() -> None:
     for text in (
         "Folic acid is the best-supported candidate for Anemia.",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from kedrec_agent.reasoning.constrained import MAX_RATIONALE_CHARS
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.schema import (
     Candidate,
@@ -23,18 +25,20 @@ VISIBLE = ReasoningTask(
     candidates=[Candidate(id="DB00945", name="Aspirin"), Candidate(id="DB00619", name="Imatinib")],
     evidence=[
         Evidence(id="E1", kind="literature", drugs=["DB00945"], text="Aspirin and CML.",
-                 citation="PMID:1", priority=1.5),
-        Evidence(id="E2", kind="kg", drugs=["DB00619"], priority=2.8,
-                 text="Imatinib acts on the gene ABL1, which is associated with CML "
-                      "(path score 0.80)."),
+                 citation="PMID:1", priority=1.5, topic="literature"),
+        Evidence(id="E2", kind="kg", drugs=["DB00619"], priority=2.8, topic="mechanism",
+                 text="Imatinib decreases activity of ABL1 (DRUGBANK::target::Compound:Gene); "
+                      "ABL1 is associated with CML (Hetionet::DaG::Disease:Gene)."),
         Evidence(id="E3", kind="literature", drugs=["DB00619"], text="Imatinib in CML: a trial.",
-                 citation="PMID:2", priority=1.9),
+                 citation="PMID:2", priority=1.9, topic="literature"),
         Evidence(id="E4", kind="literature", drugs=["DB00619"], text="Not shown.",
-                 citation="PMID:3", priority=1.1),
+                 citation="PMID:3", priority=1.1, topic="literature"),
+        Evidence(id="E5", kind="kg", drugs=["DB00619"], priority=0.5, topic="class",
+                 text="Imatinib: pharmacologic class Kinase Inhibitor (FDA EPC); ATC L01XE."),
     ],
     max_choices=1,
 )  # fmt: skip
-SHOWN = ["E1", "E2", "E3"]
+SHOWN = ["E1", "E2", "E3", "E5"]
 TASK = Task(
     task_id="MESH:D015464|DB00619",
     split="train",
@@ -50,17 +54,48 @@ TASK = Task(
 )
 
 
-def test_evidence_teacher_writes_a_valid_cited_answer_from_the_gold() -> None:
+def _stated(rationale: str) -> list[str]:
+    """The rationale's cited sentences, without their ids."""
+    return [re.sub(r" \[E\d+\]\.$", "", s) for s in re.split(r"(?<=\.) ", rationale) if "[E" in s]
+
+
+def test_evidence_teacher_explains_the_gold_from_shown_items_only() -> None:
     text = EvidenceTeacher().answer(TASK, VISIBLE, SHOWN)
     assert text.startswith(ANSWER_PREFIX) and validate(text, TASK, VISIBLE, SHOWN) is None
     answer = json.loads(text)
     (choice,) = answer["choices"]
-    assert choice["drug"] == "DB00619" and choice["evidence"] == ["E2", "E3"]  # shown only
+    assert choice["drug"] == "DB00619" and choice["evidence"] == ["E2", "E5", "E3"]  # shown only
     rationale = choice["rationale"]
-    assert rationale.startswith("Imatinib: imatinib decreases activity of BCR/ABL; BCR/ABL")
-    assert "; x." in rationale and "; y" not in rationale  # at most 3 mechanism steps
-    assert "[E2]" in rationale and "PMID:2 [E3]" in rationale and "path score" not in rationale
-    assert answer["confidence"] == 0.9
+    # How it acts first (DrugMechDB's order), then its class, then the passage.
+    assert rationale.startswith(
+        "Imatinib decreases activity of ABL1; ABL1 is associated with CML [E2]. "
+        "Imatinib: pharmacologic class Kinase Inhibitor (FDA EPC); ATC L01XE [E5]. "
+        "Reported in PMID:2 [E3]."
+    )
+    assert rationale.endswith("Aspirin is weaker: no gene links it to CML.")
+    # Faithful: every stated fact is a shown item about the gold drug; the privileged
+    # DrugMechDB mechanism (BCR/ABL) is never stated.
+    shown_text = {e.id: e.text for e in VISIBLE.evidence if e.id in SHOWN}
+    for sentence, cited in zip(_stated(rationale), choice["evidence"], strict=True):
+        source = shown_text[cited]
+        words = set(re.findall(r"[a-z0-9]+", sentence.lower())) - {"reported", "in"}
+        assert words <= set(re.findall(r"[a-z0-9]+", source.lower())) | {"pmid", "2"}, sentence
+    assert "BCR" not in rationale and len(rationale) <= MAX_RATIONALE_CHARS
+    assert answer["confidence"] == 0.9 and EvidenceTeacher.privileged == ("drug",)
+
+
+def test_evidence_teacher_stays_within_what_the_student_can_write() -> None:
+    long = VISIBLE.model_copy(deep=True)
+    steps = " ".join(f"ABL1 acts in step {n}." for n in range(40))
+    long.evidence[1].text = f"Imatinib decreases activity of ABL1; {steps}"
+    rationale = json.loads(EvidenceTeacher().answer(TASK, long, SHOWN))["choices"][0]["rationale"]
+    assert len(rationale) <= MAX_RATIONALE_CHARS and "[E2]" not in rationale and "[E5]" in rationale
+    alone = long.model_copy(update={"evidence": long.evidence[:2]})
+    text = EvidenceTeacher().answer(TASK, alone, ["E1", "E2"])  # one long item: cut, still cited
+    assert validate(text, TASK, alone, ["E1", "E2"]) is None
+    assert (
+        "[E2]" in text and len(json.loads(text)["choices"][0]["rationale"]) <= MAX_RATIONALE_CHARS
+    )
 
 
 def test_validation_rejects_wrong_drug_unshown_ids_no_citation_and_junk() -> None:
@@ -69,6 +104,7 @@ def test_validation_rejects_wrong_drug_unshown_ids_no_citation_and_junk() -> Non
         "not shown": answer_json("DB00619", "r", ["E2", "E4"], 0.9),
         "no shown evidence": answer_json("DB00619", "r", [], 0.9),
         "JSON": "I think imatinib.",
+        "gate": answer_json("DB00619", "It works [E2]. It works [E2].", ["E2"], 0.9),
     }
     for expected, text in cases.items():
         problem = validate(text, TASK, VISIBLE, SHOWN)
@@ -76,7 +112,9 @@ def test_validation_rejects_wrong_drug_unshown_ids_no_citation_and_junk() -> Non
 
 
 def test_chat_teacher_sends_gold_and_evidence_and_strips_fences() -> None:
-    reply = "```json\n" + answer_json("DB00619", "ABL1 [E2]", ["E2"], 0.8) + "\n```"
+    reply = (
+        "```json\n" + answer_json("DB00619", "Imatinib inhibits ABL1 [E2]", ["E2"], 0.8) + "\n```"
+    )
     model = FakeListChatModel(responses=[reply])
     seen: list[Any] = []
     original = model.invoke
@@ -90,3 +128,4 @@ def test_chat_teacher_sends_gold_and_evidence_and_strips_fences() -> None:
     assert validate(text, TASK, VISIBLE, SHOWN) is None
     user = seen[0][1][1]
     assert "Correct answer: DB00619" in user and "[E3]" in user and "Not shown" not in user
+    assert "BCR/ABL" not in user  # the privileged mechanism is not given to be stated

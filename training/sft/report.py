@@ -47,6 +47,7 @@ class SFTReport(BaseModel):
         data_hash: sha256 of the traces file.
         prompt_version: the prompt the traces (and so the adapter) use.
         evidence_version: how the agent gathered and worded the evidence in those prompts.
+        teachers: who wrote the traces' answers (name and version).
         base_model: the base checkpoint folder.
         config: the settings of the run.
         weights_sha256: sha256 of the PEFT weights (``adapter_model.safetensors``).
@@ -69,6 +70,7 @@ class SFTReport(BaseModel):
     data_hash: str
     prompt_version: str = PROMPT_VERSION
     evidence_version: str = EVIDENCE_VERSION
+    teachers: list[str] = Field(default_factory=list)
     base_model: str
     config: SFTSettings
     weights_sha256: str | None = None
@@ -103,6 +105,7 @@ Decision support for clinicians, not a prescription.
 - Prompt version: `{report.prompt_version}` (the adapter must be used with this prompt),
   evidence `{report.evidence_version}`
 - Configuration: `{report.config.name}`
+- Teacher: {", ".join(f"`{t}`" for t in report.teachers) or "not recorded"}
 - Training data: sha256 `{report.data_hash}`, {report.examples + report.dropped} traces,
   {report.examples} trained on, {report.dropped} dropped as longer than
   {report.config.max_length} tokens

@@ -352,6 +352,7 @@ def train_adapter(
             adapter_dir=out_dir,
             adapter_bytes=adapter_bytes,
             data_hash=data_hash,
+            teachers=sorted({t.teacher for t in records}),
             base_model=str(model.path),
             config=config,
             weights_sha256=file_hash(out_dir / "adapter_model.safetensors"),

@@ -72,6 +72,11 @@ class Trace(BaseModel):
     )
     evidence_ids: list[str] = Field(description="evidence ids the answer cites")
     teacher: str = Field(description="teacher name and version")
+    privileged: list[str] = Field(
+        default_factory=list,
+        description="what the teacher knew and the student was not shown (drug: which "
+        "candidate is right); the rationale states only shown items",
+    )
     prompt_version: str
     provenance: dict[str, str] = Field(
         default_factory=dict, description="data version, code version, task file hash"

@@ -489,3 +489,18 @@ def test_report_command_runs_every_part_and_records_the_command(
     assert saved["command"].startswith("kedrec eval report --limit 7")
     text = (out / "report.md").read_text()
     assert "## MIMIC-III medications" in text and "| agent | 50.0 | 50.0 | 50.0 |" in text
+
+
+def test_the_teachers_rationales_are_scored_against_drugmechdb(
+    tasks: list[Task], sources: Sources, tiny_settings: Settings, tmp_path: Path
+) -> None:
+    from training.evaluation import runs
+    from training.evaluation.suite import Harness
+
+    harness = Harness(out=tmp_path, settings=tiny_settings, literature=False, progress=False)
+    harness.__dict__.update(kg=sources.kg, base_model=sources.model, sources=sources)
+    result = runs.teacher(harness, tasks)
+    assert result["teacher"] == "evidence-teacher/2"
+    assert result["tasks_with_rationale"] == sum(1 for t in tasks if t.rationale) == 1
+    # Imatinib's shown items against "imatinib decreases activity of BCR/ABL; …".
+    assert result["scored"] == 1 and not result["rejected"] and 0 < result["rougeL"] < 1

@@ -436,6 +436,31 @@ def report(
     return path
 
 
+@app.command(name="teacher")
+@_friendly
+def teacher_cmd(
+    seed: SeedOpt = 0,
+    literature: LiteratureOpt = True,
+    output: OutOpt = None,
+) -> Path:
+    """The rule-based teacher's rationales on the dev tasks: ROUGE against DrugMechDB.
+
+    The teacher knows the right drug, so this is the ceiling a student trained on its traces
+    can reach, not a method's figure.
+    """
+    from training.evaluation import runs
+
+    harness = _harness(output, seed, literature)
+    result = runs.teacher(harness)
+    out.print(
+        f"{result['teacher']}: ROUGE-1/2/L {result['rouge1']:.3f} / {result['rouge2']:.3f} / "
+        f"{result['rougeL']:.3f} over {result['scored']} of {result['tasks_with_rationale']} "
+        f"dev tasks with a DrugMechDB rationale; rejected {result['rejected'] or 'none'}",
+        highlight=False,
+    )
+    return _save(harness, "teacher", result)
+
+
 @app.command(name="adapter")
 @_friendly
 def adapter_cmd(

@@ -7,6 +7,7 @@ to the command, the data and the model.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +93,72 @@ def exprxrec(
         "mask_lineage": mask_lineage,
         "adapter": "available" if harness.adapter_model is not None else "not available",
         "methods": results,
+    }
+
+
+def _dev_tasks(harness: Harness, negatives: int = 4) -> list[Task]:
+    """The dev split's masked tasks, as :func:`exprxrec` builds them by default."""
+    settings = harness.settings
+    dev = split_files("dev", settings)
+    return build_tasks(
+        dev.diseases,
+        dev.indications,
+        dev.rationales,
+        negatives=negatives,
+        seed=harness.seed,
+        forbidden=[split_files("train", settings).diseases],
+        settings=settings,
+        drop_forbidden=True,
+    )
+
+
+def teacher(harness: Harness, tasks: Sequence[Task] | None = None) -> dict[str, Any]:
+    """The rule-based teacher's rationales on the dev tasks, against DrugMechDB's.
+
+    The teacher knows the right drug (an oracle for the choice), so its figure is not a
+    method's: it is the ceiling of what a faithful rationale from the shown evidence scores
+    against DrugMechDB's mechanism text, what a student trained on its traces can reach.
+    Reports ROUGE-1/2/L over the tasks with a DrugMechDB rationale and with visible evidence
+    about the right drug, and how many of its answers the training checks would reject.
+
+    Args:
+        harness: the shared set-up (its evidence cache).
+        tasks: the tasks (default: the dev split's, as ``kedrec eval exprxrec`` builds them).
+    """
+    from kedrec_agent.reasoning.reasoner import Reasoner
+    from training.evaluation.metrics import mean, rouge
+    from training.teacher import EvidenceTeacher, validate
+
+    prompt = Reasoner(harness.base_model).prompt
+    every = list(tasks) if tasks is not None else _dev_tasks(harness)
+    visible = _visible(harness, every)  # the whole list: the cache exprxrec filled
+    tasks = [t for t in every if t.rationale]
+    pick = EvidenceTeacher()
+    scores: list[dict[str, float]] = []
+    rejected: dict[str, int] = {}
+    for task in tasks:
+        if task.task_id not in visible:
+            continue
+        view = visible[task.task_id]
+        shown = sorted(prompt(view)[1], key=lambda i: int(i[1:]))  # as at collection
+        if not any(task.positive in e.drugs for e in view.evidence if e.id in shown):
+            rejected["no visible evidence for the gold drug"] = (
+                rejected.get("no visible evidence for the gold drug", 0) + 1
+            )
+            continue
+        text = pick.answer(task, view, shown)
+        problem = validate(text, task, view, shown)
+        if problem is not None:
+            rejected[problem] = rejected.get(problem, 0) + 1
+            continue
+        rationale = json.loads(text)["choices"][0]["rationale"]
+        scores.append(rouge(rationale, task.rationale or ""))
+    return {
+        "teacher": pick.name,
+        "tasks_with_rationale": len(tasks),
+        "scored": len(scores),
+        "rejected": rejected,
+        **{name: mean(s[name] for s in scores) for name in ("rouge1", "rouge2", "rougeL")},
     }
 
 

@@ -100,14 +100,15 @@ TOPIC_ORDER = ("mechanism", "indication", "class", "related", "literature")
 its related indications, a passage."""
 
 
-def _clause(item: Evidence, limit: int | None = None) -> str:
+def _clause(item: Evidence, about: str, limit: int | None = None) -> str:
     """An item's text as a sentence citing it: relation names and path scores dropped.
 
-    A passage is cited by its reference, not quoted; ``limit`` cuts a longer text at a word.
+    A passage is cited by its reference, not quoted ("``about`` is reported in PMID:1");
+    ``limit`` cuts a longer text at a word.
     """
     text = re.sub(r"\s*\((?:path score [\d.]+|[A-Za-z]+::[^)]*)\)", "", " ".join(item.text.split()))
     if item.kind == "literature":
-        text = f"Reported in {item.citation or 'a study'}"
+        text = f"{about} is reported in {item.citation or 'a study'}"
     text = text.rstrip(".")
     if limit is not None and len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + " …"
@@ -152,12 +153,14 @@ class EvidenceTeacher:
             for topic in TOPIC_ORDER
             if (e := next((i for i in mine if _topic(i) == topic), None)) is not None
         ][:MAX_CITED]
+        drug = next(c.name for c in visible.candidates if c.id == task.positive)
+        about = f"{drug} for {task.disease_name}"
         clauses: list[str] = []
         for item in picked:
-            if len(" ".join([*clauses, _clause(item)])) <= MAX_RATIONALE_CHARS:
-                clauses.append(_clause(item))
+            if len(" ".join([*clauses, _clause(item, about)])) <= MAX_RATIONALE_CHARS:
+                clauses.append(_clause(item, about))
         if not clauses and picked:  # one long item: cut, never dropped
-            clauses = [_clause(picked[0], limit=MAX_RATIONALE_CHARS - 12)]
+            clauses = [_clause(picked[0], about, limit=MAX_RATIONALE_CHARS - 12)]
         cited = [i for i in (e.id for e in picked) if f"[{i}]" in " ".join(clauses)]
         weights = evidence_weights(visible)
         others = [c for c in visible.candidates if c.id != task.positive]
@@ -174,9 +177,15 @@ class EvidenceTeacher:
             )
             if len(" ".join([*clauses, sentence])) <= MAX_RATIONALE_CHARS:
                 clauses.append(sentence)
+        if clauses and not _names(" ".join(clauses), drug):  # the graph's label differs
+            clauses[0] = f"{drug}: {clauses[0]}"
         topics = {_topic(e) for e in picked}
         confidence = 0.9 if topics & {"indication", "mechanism"} else 0.7 if picked else 0.3
         return answer_json(task.positive, " ".join(clauses), cited, confidence)
+
+
+def _names(text: str, drug: str) -> bool:
+    return drug.lower() in text.lower()
 
 
 def _topic(item: Evidence) -> str:

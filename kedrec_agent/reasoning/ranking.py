@@ -20,10 +20,17 @@ supported": the drug with a major interaction with a current medication goes beh
 
 
 def support(evidence: Iterable[Evidence]) -> dict[str, float]:
-    """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item."""
+    """Per drug with evidence: its strongest item's priority plus :data:`PER_ITEM` per item.
+
+    A pharmacologic class item (``topic == "class"``) is context, not support: it says what
+    the drug is, not that it treats the condition (counting it cost the evidence ranking
+    0.8 points of dev selection).
+    """
     best: dict[str, float] = {}
     count: dict[str, int] = {}
     for item in evidence:
+        if item.topic == "class":
+            continue
         for drug in item.drugs:
             best[drug] = max(best.get(drug, 0.0), max(0.0, item.priority))
             count[drug] = count.get(drug, 0) + 1

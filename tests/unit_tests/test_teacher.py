@@ -70,7 +70,7 @@ def test_evidence_teacher_explains_the_gold_from_shown_items_only() -> None:
     assert rationale.startswith(
         "Imatinib decreases activity of ABL1; ABL1 is associated with CML [E2]. "
         "Imatinib: pharmacologic class Kinase Inhibitor (FDA EPC); ATC L01XE [E5]. "
-        "Reported in PMID:2 [E3]."
+        "Imatinib for CML is reported in PMID:2 [E3]."
     )
     assert rationale.endswith("Aspirin is weaker: no gene links it to CML.")
     # Faithful: every stated fact is a shown item about the gold drug; the privileged
@@ -78,8 +78,9 @@ def test_evidence_teacher_explains_the_gold_from_shown_items_only() -> None:
     shown_text = {e.id: e.text for e in VISIBLE.evidence if e.id in SHOWN}
     for sentence, cited in zip(_stated(rationale), choice["evidence"], strict=True):
         source = shown_text[cited]
-        words = set(re.findall(r"[a-z0-9]+", sentence.lower())) - {"reported", "in"}
-        assert words <= set(re.findall(r"[a-z0-9]+", source.lower())) | {"pmid", "2"}, sentence
+        words = set(re.findall(r"[a-z0-9]+", sentence.lower()))
+        said = {"for", "is", "reported", "in", "pmid", "2"}  # a passage is cited, not quoted
+        assert words <= set(re.findall(r"[a-z0-9]+", source.lower())) | said, sentence
     assert "BCR" not in rationale and len(rationale) <= MAX_RATIONALE_CHARS
     assert answer["confidence"] == 0.9 and EvidenceTeacher.privileged == ("drug",)
 

@@ -78,6 +78,15 @@ def drug_gene_verb(path: MechanismPath) -> str:
     return GENE_VERBS.get(role, "interacts with")
 
 
+def path_topic(path: MechanismPath) -> Topic:
+    """``kinetics`` for a path through an enzyme, transporter or carrier, else ``mechanism``.
+
+    An enzyme or transporter handles the drug; it is not what the drug acts on.
+    """
+    kinetic = set(GENE_VERBS.values()) - {GENE_VERBS["target"]}
+    return "kinetics" if drug_gene_verb(path) in kinetic else "mechanism"
+
+
 def mechanism_item(path: MechanismPath, drug: str) -> str:
     """A drug -> gene -> disease path as a sentence citing both edges' relations.
 
@@ -215,7 +224,8 @@ def reasoning_task(
             for e in cand.edges
         ]
         found += [
-            ("mechanism", drug_id, mechanism_item(p, drug), 2.0 + p.score, None) for p in cand.paths
+            (path_topic(p), drug_id, mechanism_item(p, drug), 2.0 + p.score, None)
+            for p in cand.paths
         ]
         if (described := class_item(drug_id, drug, tables)) is not None:
             found.append(("class", drug_id, described, CLASS_PRIORITY, None))

@@ -91,10 +91,11 @@ class Candidate(BaseModel):
     )
 
 
-Topic = Literal["indication", "mechanism", "class", "related", "literature"]
+Topic = Literal["indication", "mechanism", "kinetics", "class", "related", "literature"]
 """What an evidence item says: the drug is listed for the condition (or another of the
-patient's), how it acts (drug -> gene -> disease), its pharmacologic class, its indications
-for related diseases, or a passage about the pair."""
+patient's), how it acts (drug -> target -> disease), how it is handled (an enzyme or a
+transporter of the drug linked to the disease: not how it works), its pharmacologic class,
+its indications for related diseases, or a passage about the pair."""
 
 
 class Evidence(BaseModel):

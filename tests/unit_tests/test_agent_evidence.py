@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from kedrec_agent.agent.evidence import mechanism_item, reasoning_task, related_item
+from kedrec_agent.agent.evidence import (
+    mechanism_item,
+    path_topic,
+    reasoning_task,
+    related_item,
+)
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.kg.models import Edge, Entity, MechanismPath, RelatedIndication
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking.tables import DrugTables
+from kedrec_agent.reasoning.gate import evidence_facts
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.ranking import PER_ITEM, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
@@ -102,6 +108,18 @@ def test_a_mechanism_path_says_what_the_drug_does_to_the_gene(
         f"Pioglitazone {verb} PPARG ({relation}); PPARG is associated with type 2 diabetes "
         "mellitus (Hetionet::DaG::Disease:Gene)."
     )
+
+
+def test_a_path_through_an_enzyme_of_the_drug_is_kinetics_not_mechanism() -> None:
+    enzyme = _path("DRUGBANK::enzyme::Compound:Gene", "Hetionet::DaG::Disease:Gene", [])
+    target = _path("DRUGBANK::target::Compound:Gene", "Hetionet::DaG::Disease:Gene", [])
+    assert (path_topic(enzyme), path_topic(target)) == ("kinetics", "mechanism")
+    cand = _candidate("DB01132", "Pioglitazone")
+    cand.paths = [enzyme]
+    task = reasoning_task(PatientView(), KGEvidence(candidates=[cand], interactions=[]), {},
+                          {"MESH:D015464": "CML"}, tables=TABLES)  # fmt: skip
+    assert [e.topic for e in task.evidence] == ["indication", "kinetics"]
+    assert "metabolised" not in evidence_facts(task.evidence)  # a summary says how it acts
 
 
 def test_a_mechanism_path_says_how_the_gene_relates_to_the_disease() -> None:

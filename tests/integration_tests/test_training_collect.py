@@ -73,7 +73,7 @@ def test_collection_writes_valid_traces_resumes_and_rejects(
 
     class Wrong:
         name = "wrong"
-        privileged = ("drug",)
+        privileged: tuple[str, ...] = ("drug",)
 
         def answer(self, task: Task, visible: ReasoningTask, shown: list[str]) -> str:
             return answer_json(task.candidates[1].id, "no", shown[:1], 0.9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from kedrec_agent.reasoning.gate import (
@@ -106,7 +108,7 @@ def test_templated_rationale_uses_the_strongest_items() -> None:
 
 def test_a_templated_summary_says_what_the_drug_is_listed_for_how_it_acts_and_its_class() -> None:
     def item(n: int, topic: Topic, text: str, priority: float) -> Evidence:
-        kind = "literature" if topic == "literature" else "kg"
+        kind: Literal["kg", "literature"] = "literature" if topic == "literature" else "kg"
         return Evidence(id=f"E{n}", kind=kind, text=text, drugs=["D"], priority=priority,
                         topic=topic)  # fmt: skip
 

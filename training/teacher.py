@@ -27,6 +27,7 @@ import re
 from typing import Any, Protocol
 
 from kedrec_agent.reasoning.constrained import MAX_RATIONALE_CHARS
+from kedrec_agent.reasoning.gate import one_per_topic
 from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.ranking import evidence_weights
@@ -148,11 +149,7 @@ class EvidenceTeacher:
             return sorted(found, key=lambda e: -e.priority)
 
         mine = items_of(task.positive)
-        picked = [
-            e
-            for topic in TOPIC_ORDER
-            if (e := next((i for i in mine if _topic(i) == topic), None)) is not None
-        ][:MAX_CITED]
+        picked = one_per_topic(mine, TOPIC_ORDER, MAX_CITED, topic_of=_topic)
         drug = next(c.name for c in visible.candidates if c.id == task.positive)
         about = f"{drug} for {task.disease_name}"
         clauses: list[str] = []

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from kedrec_agent.reasoning.schema import Evidence
 
@@ -95,13 +95,24 @@ def evidence_facts(evidence: Sequence[Evidence]) -> str:
     One item per topic: a second source of the same indication adds nothing a reader can
     use, how the drug acts does. Items without a topic: the two strongest.
     """
+    picked = one_per_topic(evidence, FACT_TOPICS, MAX_FACTS)
     strongest = sorted(evidence, key=lambda e: -e.priority)
-    picked = [
-        item
-        for topic in FACT_TOPICS
-        if (item := next((e for e in strongest if e.topic == topic), None)) is not None
-    ][:MAX_FACTS]
     return " ".join(" ".join(e.text.split()) for e in picked or strongest[:2])
+
+
+def one_per_topic(
+    evidence: Sequence[Evidence],
+    topics: Sequence[str],
+    limit: int,
+    topic_of: Callable[[Evidence], str | None] = lambda e: e.topic,
+) -> list[Evidence]:
+    """The highest-priority item of each of ``topics``, in that order, ``limit`` at most."""
+    strongest = sorted(evidence, key=lambda e: -e.priority)
+    return [
+        item
+        for topic in topics
+        if (item := next((e for e in strongest if topic_of(e) == topic), None)) is not None
+    ][:limit]
 
 
 def templated_rationale(drug: str, evidence: Sequence[Evidence], problem: str) -> str:

@@ -58,19 +58,9 @@ def exprxrec(
         mask_lineage: also mask the candidates' indications of the disease's MeSH ancestors
             and descendants (:func:`~training.evaluation.exprxrec.lineage_masked`).
     """
-    settings = harness.settings
-    dev = split_files("dev", settings)
+    dev = split_files("dev", harness.settings)
     files = (diseases or dev.diseases, indications or dev.indications, rationales or dev.rationales)
-    train = split_files("train", settings).diseases
-    forbidden = [] if files[0].resolve() == train.resolve() else [train]
-    tasks = build_tasks(
-        *files,
-        negatives=negatives,
-        seed=harness.seed,
-        forbidden=forbidden,
-        settings=settings,
-        drop_forbidden=True,
-    )
+    tasks = _tasks(harness, files, negatives)
     if mask_lineage:
         tasks = lineage_masked(tasks, harness.kg)
     visible = _visible(harness, tasks)
@@ -96,18 +86,19 @@ def exprxrec(
     }
 
 
-def _dev_tasks(harness: Harness, negatives: int = 4) -> list[Task]:
-    """The dev split's masked tasks, as :func:`exprxrec` builds them by default."""
-    settings = harness.settings
-    dev = split_files("dev", settings)
+def _tasks(harness: Harness, files: tuple[Path, Path, Path], negatives: int = 4) -> list[Task]:
+    """Masked tasks from (diseases, indications, rationales).
+
+    Train diseases are refused (dropped and counted) unless the list is the train split.
+    """
+    train = split_files("train", harness.settings).diseases
+    forbidden = [] if files[0].resolve() == train.resolve() else [train]
     return build_tasks(
-        dev.diseases,
-        dev.indications,
-        dev.rationales,
+        *files,
         negatives=negatives,
         seed=harness.seed,
-        forbidden=[split_files("train", settings).diseases],
-        settings=settings,
+        forbidden=forbidden,
+        settings=harness.settings,
         drop_forbidden=True,
     )
 
@@ -130,7 +121,10 @@ def teacher(harness: Harness, tasks: Sequence[Task] | None = None) -> dict[str, 
     from training.teacher import EvidenceTeacher, validate
 
     prompt = Reasoner(harness.base_model).prompt
-    every = list(tasks) if tasks is not None else _dev_tasks(harness)
+    if tasks is None:
+        dev = split_files("dev", harness.settings)
+        tasks = _tasks(harness, (dev.diseases, dev.indications, dev.rationales))
+    every = list(tasks)
     visible = _visible(harness, every)  # the whole list: the cache exprxrec filled
     tasks = [t for t in every if t.rationale]
     pick = EvidenceTeacher()

@@ -1,4 +1,4 @@
-"""The load test in a small form: 4 concurrent users x 2 requests through ``arecommend``.
+"""The load test in a small form: 4 concurrent users, one request each, through ``arecommend``.
 
 The full run (20 users, the LangGraph API server as well) is ``make bench-load``.
 """
@@ -30,10 +30,10 @@ def _load_bench() -> Any:
 
 def test_concurrent_users_get_their_own_answers_without_errors(bundle_settings: Settings) -> None:
     bench = _load_bench()
-    reqs = bench.requests(8)
-    assert len({(r.condition, r.age) for r in reqs}) == 8  # distinct patients
+    reqs = bench.requests(4)
+    assert len({(r.condition, r.age) for r in reqs}) == 4  # distinct patients
     report = bench.run_api(reqs, users=4)
     assert report.errors == [] and report.crosstalk == []
-    assert len(report.latencies) == 8
+    assert len(report.latencies) == 4
     before, peak, after = report.rss_mb
     assert 0 < before <= peak and after < before + 1_000  # bounded: no runaway growth

@@ -75,8 +75,10 @@ class Settings:
             ``KEDREC_ADAPTER=none``).
         model_dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``
             (``KEDREC_MODEL_DTYPE``; ``auto`` picks by device, see ``reasoning/runtime.py``).
-        model_quant: ``auto``, ``int4`` or ``none`` (``KEDREC_MODEL_QUANT``): 4-bit
-            weight-only decoding on CPU; ``auto`` uses it with bf16 on a CPU.
+        model_quant: ``auto``, ``int4``, ``bf16-decode`` or ``none``
+            (``KEDREC_MODEL_QUANT``): what decoding steps read on a CPU, 4-bit weights
+            (with a bf16 model) or bf16 copies (with a float32 one); ``auto`` picks by the
+            model's dtype.
         reasoner_backend: ``transformers`` (the local model, default) or ``openai`` (an
             OpenAI-compatible server: vLLM, llama.cpp's server) (``KEDREC_REASONER_BACKEND``).
         llm_base_url: the server's API root, e.g. ``http://127.0.0.1:8080/v1``
@@ -123,8 +125,10 @@ class Settings:
                 f"KEDREC_MODEL_DTYPE must be auto, float32, bfloat16 or float16, got {dtype!r}"
             )
         quant = env.get("KEDREC_MODEL_QUANT", "").strip() or "auto"
-        if quant not in ("auto", "int4", "none"):
-            raise ConfigError(f"KEDREC_MODEL_QUANT must be auto, int4 or none, got {quant!r}")
+        if quant not in ("auto", "int4", "bf16-decode", "none"):
+            raise ConfigError(
+                f"KEDREC_MODEL_QUANT must be auto, int4, bf16-decode or none, got {quant!r}"
+            )
         backend = env.get("KEDREC_REASONER_BACKEND", "").strip() or "transformers"
         if backend not in ("transformers", "openai"):
             raise ConfigError(

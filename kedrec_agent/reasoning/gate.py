@@ -27,6 +27,7 @@ MAX_CHARS = 800
 _FOR = re.compile(r"\bcandidate for ([^.;:,()]+)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _EVIDENCE_ID = re.compile(r"\bE\d+\b")
+_ENTITY_ID = re.compile(r"\b(?:MESH|DOID|ICD9|ICD10|UMLS|OMIM|CHEBI):[A-Za-z0-9.]+|\bDB\d{5}\b")
 
 
 def _norm(text: str) -> str:
@@ -39,6 +40,11 @@ def _same(a: str, b: str) -> bool:
     return bool(x and y) and (x == y or f" {x} " in f" {y} " or f" {y} " in f" {x} ")
 
 
+def entity_ids(text: str) -> set[str]:
+    """The entity identifiers (``MESH:D003924``, ``DOID:9352``, ``DB00331``) ``text`` names."""
+    return set(_ENTITY_ID.findall(text))
+
+
 def rationale_problem(
     rationale: str,
     drug: str,
@@ -46,6 +52,7 @@ def rationale_problem(
     condition: str | None,
     other_conditions: Sequence[str],
     cited: Collection[str] | None = None,
+    ids: Collection[str] | None = None,
 ) -> str | None:
     """Why ``rationale`` fails the gate, or ``None`` when it passes.
 
@@ -57,6 +64,9 @@ def rationale_problem(
         other_conditions: the names of the patient's other conditions.
         cited: the evidence ids the choice cites (about its drug); ``None``: not checked.
             An id the text names outside them is a citation of another drug's evidence.
+        ids: the entity identifiers the text may name (the drug's, its condition's, those
+            in its evidence); ``None``: not checked. Another one (the allergy's MeSH id
+            given as the condition's) is a wrong fact stated as a reference.
     """
     text = " ".join(rationale.split())
     if len(text) > MAX_CHARS:
@@ -67,6 +77,8 @@ def rationale_problem(
         return "it is cut off (an unclosed bracket)"
     if cited is not None and (stray := sorted(set(_EVIDENCE_ID.findall(text)) - set(cited))):
         return f"it cites {', '.join(stray)}, not evidence it gives for {drug}"
+    if ids is not None and (wrong := sorted(entity_ids(text) - set(ids))):
+        return f"it names {', '.join(wrong)}, an identifier of neither {drug} nor its condition"
     sentences = [s for s in _SENTENCE.split(text) if s]
     if len(set(sentences)) < len(sentences):
         return "it repeats a sentence"

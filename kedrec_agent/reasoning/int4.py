@@ -25,6 +25,9 @@ GROUP = 32
 MAX_DECODE_ROWS = 8
 """Inputs with more rows than this (prefill, batched scoring) use the bf16 weight."""
 
+Lora = tuple[torch.Tensor, torch.Tensor]
+"""An adapter's ``A`` and its ``B`` times the adapter's scale."""
+
 
 def available() -> bool:
     """Whether this PyTorch has the int4 CPU kernels."""
@@ -70,7 +73,7 @@ class Int4Linear(nn.Module):
         self,
         linear: nn.Linear,
         group: int = GROUP,
-        lora: tuple[torch.Tensor, torch.Tensor] | None = None,
+        lora: Lora | None = None,
     ) -> None:
         super().__init__()
         self.group = group
@@ -105,7 +108,7 @@ class Int4Linear(nn.Module):
         return out
 
 
-def _lora_of(module: nn.Module) -> tuple[nn.Linear, tuple[torch.Tensor, torch.Tensor]] | None:
+def lora_of(module: nn.Module) -> tuple[nn.Linear, Lora] | None:
     """A PEFT LoRA layer's base linear layer and its one adapter's (A, scale * B)."""
     adapters = getattr(module, "lora_A", None)
     if not isinstance(module, nn.Module) or adapters is None or len(adapters) != 1:
@@ -119,6 +122,26 @@ def _lora_of(module: nn.Module) -> tuple[nn.Linear, tuple[torch.Tensor, torch.Te
     return base, (a, b)
 
 
+def decoder_linears(model: Any) -> list[tuple[nn.Module, str, nn.Linear, Lora | None]]:
+    """The linear layers of a LLaMA model's decoder layers: (parent, name, layer, LoRA).
+
+    A PEFT LoRA layer is one entry: its base layer with its adapter's matrices. The
+    embedding and the output head are not decoder layers.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    targets: list[tuple[nn.Module, str, nn.Linear, Lora | None]] = []
+    for path, parent in base.model.layers.named_modules():
+        if "lora_" in path or lora_of(parent) is not None:
+            continue  # an adapter's own small layers, or a LoRA layer's base (taken whole)
+        for name, child in parent.named_children():
+            found = lora_of(child)
+            if found is not None:
+                targets.append((parent, name, found[0], found[1]))
+            elif isinstance(child, nn.Linear) and not name.startswith("lora_"):
+                targets.append((parent, name, child, None))
+    return targets
+
+
 def quantize_decoder(model: Any, group: int = GROUP) -> int:
     """Swap the linear layers of a LLaMA model's decoder layers for :class:`Int4Linear`.
 
@@ -130,18 +153,7 @@ def quantize_decoder(model: Any, group: int = GROUP) -> int:
     Returns:
         How many layers were swapped (0 when a layer does not fit: bias or odd width).
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    layers = base.model.layers
-    targets: list[tuple[nn.Module, str, nn.Linear, Any]] = []
-    for path, parent in layers.named_modules():
-        if "lora_" in path or _lora_of(parent) is not None:
-            continue  # an adapter's own small layers, or a LoRA layer's base (taken whole)
-        for name, child in parent.named_children():
-            found = _lora_of(child)
-            if found is not None:
-                targets.append((parent, name, found[0], found[1]))
-            elif isinstance(child, nn.Linear) and not name.startswith("lora_"):
-                targets.append((parent, name, child, None))
+    targets = decoder_linears(model)
     if any(c.bias is not None or c.in_features % group for _, _, c, _ in targets):
         log.info("int4 decoding skipped: a linear layer has a bias or an odd width")
         return 0

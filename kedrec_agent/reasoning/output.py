@@ -27,12 +27,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from typing import Any
 
 import json_repair
 from pydantic import ValidationError
 
-from kedrec_agent.reasoning.gate import evidence_facts, rationale_problem, templated_rationale
+from kedrec_agent.reasoning.gate import (
+    entity_ids,
+    evidence_facts,
+    rationale_problem,
+    templated_rationale,
+)
 from kedrec_agent.reasoning.prompts import PROMPT_VERSION
 from kedrec_agent.reasoning.ranking import SIMILAR, avoid, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
@@ -147,6 +153,7 @@ def check_answer(
                 conditions.get(condition_of.get(drug) or ""),
                 [n for i, n in conditions.items() if i != condition_of.get(drug)],
                 cited=kept,
+                ids=_ids_shown(drug, condition_of.get(drug), task, kept),
             )
             if problem is not None:
                 items = [e for e in task.evidence if e.id in kept]
@@ -288,3 +295,11 @@ def recommendation_from_text(
         removed_ids=removed,
         prompt_version=PROMPT_VERSION,
     )
+
+
+def _ids_shown(
+    drug: str, condition: str | None, task: ReasoningTask, cited: Collection[str]
+) -> set[str]:
+    """The entity ids a choice's rationale may name: its drug's, its condition's, its items'."""
+    texts = " ".join(e.text for e in task.evidence if e.id in cited)
+    return {drug, *([condition] if condition else []), *entity_ids(texts)}

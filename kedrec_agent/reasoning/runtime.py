@@ -7,10 +7,12 @@
   starts load the cache in seconds.
 * ``KEDREC_MODEL``: any local Hugging Face LLaMA-family checkpoint folder instead.
 * ``KEDREC_ADAPTER``: a PEFT LoRA adapter folder loaded on top, unmerged (PEFT).
-* Decoding on CPU: the decoder's linear layers are re-quantised to 4-bit groups, the GGUF's
-  own precision (:mod:`~kedrec_agent.reasoning.int4`; ``KEDREC_MODEL_QUANT=none`` turns it
-  off); an adapter's LoRA matrices stay unmerged in bf16 beside the 4-bit base weights
-  (merging then quantising rounds the adapter's deltas away).
+* Decoding on CPU: with a bf16 model the decoder's linear layers are re-quantised to 4-bit
+  groups, the GGUF's own precision (:mod:`~kedrec_agent.reasoning.int4`); with a float32
+  model (a CPU without native bf16) decoding steps read bf16 copies of the weights
+  (:mod:`~kedrec_agent.reasoning.bf16_decode`, 2x the tokens/s). ``KEDREC_MODEL_QUANT=none``
+  turns either off; an adapter's LoRA matrices stay unmerged beside the base weights
+  (merging then rounding loses the adapter's deltas).
 * Device and dtype: CUDA when present (bf16 where supported, else fp16), else CPU in bf16
   where the CPU computes it natively (AVX512-BF16 / AMX: prefill 3x faster than float32,
   ``bench/llm.py``), else float32; ``KEDREC_MODEL_DTYPE`` overrides.
@@ -170,7 +172,8 @@ class ReasoningModel:
         device: ``cpu`` or ``cuda``.
         dtype: the weights' dtype.
         context_window: the model's maximum sequence length.
-        quantization: ``int4-decode`` when decoding uses 4-bit weights, else ``none``.
+        quantization: ``int4-decode`` when decoding uses 4-bit weights, ``bf16-decode``
+            when it uses bf16 copies of float32 weights, else ``none``.
     """
 
     model: PreTrainedModel
@@ -227,16 +230,27 @@ class ReasoningModel:
         )
 
 
-def _int4(choice: str, device: str, dtype: torch.dtype) -> bool:
+def _decoding(choice: str, device: str, dtype: torch.dtype) -> str:
+    """What decoding steps read on a CPU: ``int4``, ``bf16-decode`` or ``none`` (float32/bf16).
+
+    ``auto``: 4-bit weights with a bf16 model (a CPU with native bf16), bf16 copies with a
+    float32 one (a CPU without), nothing on a GPU.
+    """
     import torch
 
     from kedrec_agent.reasoning import int4
 
     if choice == "int4" and (device != "cpu" or not int4.available()):
         raise ConfigError("KEDREC_MODEL_QUANT=int4 needs a CPU and PyTorch's int4 CPU kernels.")
-    if choice == "auto":
-        return device == "cpu" and dtype == torch.bfloat16 and int4.available()
-    return choice == "int4"
+    if choice == "bf16-decode" and (device != "cpu" or dtype != torch.float32):
+        raise ConfigError("KEDREC_MODEL_QUANT=bf16-decode needs a float32 model on a CPU.")
+    if choice != "auto":
+        return choice
+    if device != "cpu":
+        return "none"
+    if dtype == torch.bfloat16:
+        return "int4" if int4.available() else "none"
+    return "bf16-decode" if dtype == torch.float32 else "none"
 
 
 def load_uncached(
@@ -272,11 +286,17 @@ def load_uncached(
             raise ConfigError(f"Cannot load the adapter {adapter} on {path}: {exc}") from exc
     model.to(device)
     quantization = "none"
-    if _int4(quant, device, dtype):
-        from kedrec_agent.reasoning.int4 import quantize_decoder
+    decoding = _decoding(quant, device, dtype)
+    if decoding == "int4":
+        from kedrec_agent.reasoning import int4
 
-        if quantize_decoder(model):  # an adapter stays unmerged, beside the int4 base
+        if int4.quantize_decoder(model):  # an adapter stays unmerged, beside the int4 base
             quantization = "int4-decode"
+    elif decoding == "bf16-decode":
+        from kedrec_agent.reasoning import bf16_decode
+
+        if bf16_decode.convert(model):  # likewise beside the bf16 copies
+            quantization = "bf16-decode"
     model.eval()
     torch.set_grad_enabled(False)
     if tokenizer.pad_token_id is None:

@@ -8,6 +8,7 @@ import pytest
 
 from kedrec_agent.reasoning.gate import (
     MAX_CHARS,
+    entity_ids,
     evidence_facts,
     rationale_problem,
     templated_rationale,
@@ -50,6 +51,19 @@ def test_a_rationale_citing_another_drugs_evidence_fails() -> None:
     assert problem == "it cites E4, not evidence it gives for Folic acid"
     assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", [], cited=["E1", "E4"]) is None
     assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", []) is None  # not checked
+
+
+def test_a_rationale_naming_an_identifier_that_is_not_its_drugs_or_conditions_fails() -> None:
+    # seen: "Calcitriol treats Kidney Failure, Chronic (MESH:D010406)", the allergy's id
+    text = "Folic acid treats Anemia (MESH:D010406) [E1]."
+    ids = {"DB00158", "MESH:D000740"}
+    problem = rationale_problem(text, "Folic acid", OTHERS, "Anemia", [], ids=ids)
+    assert problem is not None and "MESH:D010406" in problem
+    right = "Folic acid (DB00158) treats Anemia (MESH:D000740) [E1]."
+    assert rationale_problem(right, "Folic acid", OTHERS, "Anemia", [], ids=ids) is None
+    assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", []) is None  # not checked
+    assert entity_ids("DOID:9352, DB00331 and MESH:D003924; E12 is not one") == {
+        "DOID:9352", "DB00331", "MESH:D003924"}  # fmt: skip
 
 
 def test_passing_rationales() -> None:

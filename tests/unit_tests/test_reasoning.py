@@ -14,7 +14,7 @@ from transformers import LlamaForCausalLM
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
-from kedrec_agent.reasoning import int4
+from kedrec_agent.reasoning import bf16_decode, int4
 from kedrec_agent.reasoning.constrained import task_schema
 from kedrec_agent.reasoning.local import LocalBackend, json_closed
 from kedrec_agent.reasoning.output import parse_answer, recommendation_from_text
@@ -435,3 +435,46 @@ def test_int4_keeps_a_lora_adapter_unmerged_beside_the_4bit_base(
         a, b, c = (m.model(input_ids=long_ids).logits.float() for m in (plain, packed, no_adapter))
     assert similarity(a.flatten(), b.flatten(), dim=0) > 0.98
     assert (a - b).abs().mean() < (a - c).abs().mean()
+
+
+# --- bf16 decoding copies of a float32 model (a CPU without native bf16) ----------------
+
+
+def test_bf16_decode_linear_uses_the_bf16_copy_for_few_rows_only() -> None:
+    torch.manual_seed(2)
+    linear = torch.nn.Linear(64, 96, bias=True)
+    layer = bf16_decode.Bf16DecodeLinear(linear)
+    few, many = torch.randn(2, 64), torch.randn(1, 20, 64)
+    rounded = few.bfloat16().float() @ linear.weight.data.bfloat16().float().T + linear.bias
+    assert torch.allclose(layer(few), rounded, atol=1e-2)  # decoding: the bf16 copy
+    assert torch.equal(layer(many), linear(many))  # prefill: the float32 weight itself
+    assert layer(few).dtype == torch.float32 and not torch.equal(layer(few), linear(few))
+
+
+def test_bf16_decode_keeps_a_lora_adapter_unmerged_and_the_model_close(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    base = LlamaForCausalLM.from_pretrained(tiny_dir)
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+    settings = Settings(
+        data_dir=Path("."), home=tmp_path, model=tiny_dir, model_dtype="float32",
+        adapter=tmp_path / "adapter",
+    )  # fmt: skip
+    plain = load_model(replace(settings, model_quant="none"))
+    auto = load_model(settings)  # float32 on a CPU: auto gives decoding its bf16 copies
+    no_adapter = load_model(replace(settings, adapter=None, model_quant="bf16-decode"))
+    assert (plain.quantization, auto.quantization) == ("none", "bf16-decode")
+    q_proj = auto.model.get_base_model().model.layers[0].self_attn.q_proj
+    assert isinstance(q_proj, bf16_decode.Bf16DecodeLinear) and q_proj.lora_a_t is not None
+    assert isinstance(auto.model.get_base_model().lm_head, bf16_decode.Bf16DecodeLinear)
+    similarity = torch.nn.functional.cosine_similarity
+    for ids in (torch.tensor([[5, 6, 7]]), torch.arange(5, 17).unsqueeze(0)):  # decode, prefill
+        with torch.no_grad():
+            a, b, c = (m.model(input_ids=ids).logits for m in (plain, auto, no_adapter))
+        assert similarity(a.flatten(), b.flatten(), dim=0) > 0.999
+        assert (a - b).abs().mean() < (a - c).abs().mean()  # the adapter's effect survives
+    with pytest.raises(ConfigError, match="float32"):
+        load_model(replace(settings, model_dtype="bfloat16", model_quant="bf16-decode"))

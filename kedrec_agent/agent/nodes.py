@@ -420,7 +420,7 @@ def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) ->
 
 
 def _comorbidity_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
-    """Per candidate, another condition of the patient among its side effects (SIDER)."""
+    """Per candidate, another condition of the patient it can worsen (SIDER, its class)."""
     if len(state.conditions) < 2:
         return {}
     try:
@@ -440,6 +440,7 @@ def _comorbidity_cautions(state: State, evidence: KGEvidence, services: Services
         {c: services.linker().name_of(c) or c for c in state.conditions},
         effects,
         lambda d: kg.equivalences.concept(d).equivalents,
+        _drug_tables(services).classes_of,
     )
 
 

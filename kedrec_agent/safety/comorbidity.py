@@ -86,6 +86,45 @@ MEDDRA_TO_MESH: dict[str, str] = {
 }
 """MedDRA terms of SIDER that name a :data:`VULNERABLE` disease in words MeSH does not use."""
 
+CLASS_CAUTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    **{
+        atc: (
+            "an NSAID",
+            {
+                "kidney": "NSAIDs reduce renal blood flow (AGS Beers 2023: avoid at CrCl < 30)",
+                "heart failure": "NSAIDs retain fluid and can worsen heart failure (Beers: avoid)",
+                "bleeding ulcer": "NSAIDs cause gastric ulcers and bleeding (Beers: avoid)",
+            },
+        )
+        for atc in ("M01AA", "M01AB", "M01AC", "M01AE", "M01AG", "M01AH")
+    },
+    "C08DA": ("a non-dihydropyridine calcium-channel blocker", {
+        "heart failure": "it depresses contractility (Beers: avoid in reduced ejection fraction)",
+    }),
+    "C08DB": ("a non-dihydropyridine calcium-channel blocker", {
+        "heart failure": "it depresses contractility (Beers: avoid in reduced ejection fraction)",
+    }),
+    "A10BG": ("a thiazolidinedione", {
+        "heart failure": "it retains fluid and can worsen heart failure (Beers: avoid)",
+    }),
+    "A10BA": ("a biguanide", {
+        "kidney": "metformin is contraindicated below eGFR 30 (lactic acidosis)",
+    }),
+    "A10BB": ("a sulfonylurea", {
+        "kidney": "it or its metabolites are cleared by the kidney: prolonged hypoglycaemia",
+    }),
+    "M04AC": ("colchicine", {
+        "kidney": "it is cleared by the kidney: reduce the dose, avoid on dialysis",
+    }),
+    "C03DA": ("a potassium-sparing diuretic", {
+        "kidney": "it raises potassium as renal function falls",
+        "hyperkalaemia": "it raises potassium",
+    }),
+}  # fmt: skip
+"""Drug classes (ATC level 4) with a drug-disease caution of their own, from the AGS Beers
+criteria's drug-disease table and the drugs' labels: SIDER lists what a drug was seen to
+cause, not what its class is known to worsen (etoricoxib, an NSAID, is not in SIDER)."""
+
 Effect = tuple[str, float | None]
 """A side effect as SIDER names it, and its highest reported frequency (0-1; None: unknown)."""
 
@@ -180,6 +219,7 @@ def comorbidity_cautions(
     names: Mapping[str, str],
     effects: SideEffects,
     equivalents: Callable[[str], Iterable[str]] = lambda d: (d,),
+    classes_of: Callable[[str], Iterable[str]] = lambda d: (),
 ) -> dict[str, str]:
     """Per candidate drug, the caution for the patient's conditions it can worsen.
 
@@ -189,6 +229,7 @@ def comorbidity_cautions(
         names: condition id -> its name.
         effects: the side-effect table.
         equivalents: a disease id -> its equivalent DOID/MeSH ids (itself included).
+        classes_of: a drug id -> its classes (``ATC:M01AH``), for :data:`CLASS_CAUTIONS`.
     """
 
     def group_of(disease: str) -> str | None:
@@ -204,15 +245,31 @@ def comorbidity_cautions(
         proposed.setdefault(drug_id, set()).add(group_of(condition) or condition)
     found = {}
     for drug_id, own in proposed.items():
+        open_groups = {c: g for c, g in groups.items() if g not in own and c not in own}
         harms = effects.by_drug.get(drug_id, {})
-        hits = [
-            (condition, *harms[group])
-            for condition, group in groups.items()
-            if group in harms and group not in own and condition not in own
-        ]
-        if hits:
-            found[drug_id] = _caution(label[drug_id], hits, names)
+        hits = [(c, *harms[g]) for c, g in open_groups.items() if g in harms]
+        messages = [_caution(label[drug_id], hits, names)] if hits else []
+        messages += _class_cautions(label[drug_id], classes_of(drug_id), open_groups, names)
+        if messages:
+            found[drug_id] = " ".join(messages)
     return found
+
+
+def _class_cautions(
+    drug: str, classes: Iterable[str], groups: Mapping[str, str], names: Mapping[str, str]
+) -> list[str]:
+    """The :data:`CLASS_CAUTIONS` of the drug's first listed class for the open ``groups``."""
+    for klass in sorted(classes):
+        code = klass.removeprefix("ATC:")
+        words, reasons = CLASS_CAUTIONS.get(code, ("", {}))
+        has = sorted({names.get(c, c) for c, g in groups.items() if g in reasons})
+        if has:
+            why = "; ".join(dict.fromkeys(reasons[g] for g in groups.values() if g in reasons))
+            return [
+                f"Comorbidity caution: {drug} is {words} ({code}) and the patient has "
+                f"{', '.join(has)}: {why}; prefer an alternative without this risk."
+            ]
+    return []
 
 
 def _caution(

@@ -239,3 +239,30 @@ def test_a_drug_that_can_worsen_another_condition_is_cautioned(tmp_path: Path) -
     # a drug proposed for a condition of the group is not cautioned for it
     for_gout = [("DB00999", "Hydrochlorothiazide", gout)]
     assert comorbidity_cautions(for_gout, [hypertension, gout], names, effects) == {}
+
+
+def test_a_drug_whose_class_worsens_another_condition_is_cautioned(tmp_path: Path) -> None:
+    effects = _side_effects(tmp_path)
+    gout, ckd, diabetes = "MESH:D006073", "MESH:D051436", "MESH:D003924"
+    names = {ckd: "Renal Insufficiency, Chronic", gout: "Gout"}
+    classes = {"DB01628": {"ATC:M01AH"}, "DB04854": {"ATC:M04AA"}, "DB00222": {"ATC:A10BB"}}
+    candidates = [
+        ("DB01628", "Etoricoxib", gout),  # an NSAID: not in SIDER, cautioned by its class
+        ("DB04854", "Febuxostat", gout),  # a xanthine oxidase inhibitor: no class caution
+        ("DB00222", "Glimepiride", diabetes),
+    ]
+    found = comorbidity_cautions(
+        candidates, [gout, ckd, diabetes], names, effects,
+        classes_of=lambda d: classes.get(d, set()),
+    )  # fmt: skip
+    assert set(found) == {"DB01628", "DB00222"}
+    assert found["DB01628"].startswith("Comorbidity caution: Etoricoxib is an NSAID (M01AH)")
+    assert "Renal Insufficiency, Chronic" in found["DB01628"] and "CrCl < 30" in found["DB01628"]
+    assert "hypoglycaemia" in found["DB00222"]
+    # no kidney disease, no class caution
+    assert (
+        comorbidity_cautions(
+            candidates, [gout, diabetes], names, effects, classes_of=lambda d: classes.get(d, set())
+        )
+        == {}
+    )

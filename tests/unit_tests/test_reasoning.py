@@ -403,19 +403,24 @@ def test_int4_decoding_keeps_the_model_close(tiny_dir: Path) -> None:
     assert rec.prompt_version == PROMPT_VERSION
 
 
-@pytest.mark.skipif(not int4.available(), reason="this PyTorch has no int4 CPU kernels")
-def test_int4_keeps_a_lora_adapter_unmerged_beside_the_4bit_base(
-    tiny_dir: Path, tmp_path: Path
-) -> None:
+def _with_random_adapter(tiny_dir: Path, tmp_path: Path, dtype: str) -> Settings:
+    """Settings for the tiny model in ``dtype`` with a random rank-4 LoRA adapter on q and v."""
     from peft import LoraConfig, get_peft_model
 
     base = LlamaForCausalLM.from_pretrained(tiny_dir)
     config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
-    settings = Settings(
-        data_dir=Path("."), home=tmp_path, model=tiny_dir, model_dtype="bfloat16",
+    return Settings(
+        data_dir=Path("."), home=tmp_path, model=tiny_dir, model_dtype=dtype,
         adapter=tmp_path / "adapter",
     )  # fmt: skip
+
+
+@pytest.mark.skipif(not int4.available(), reason="this PyTorch has no int4 CPU kernels")
+def test_int4_keeps_a_lora_adapter_unmerged_beside_the_4bit_base(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    settings = _with_random_adapter(tiny_dir, tmp_path, "bfloat16")
     plain = load_model(replace(settings, model_quant="none"))
     packed = load_model(replace(settings, model_quant="int4"))
     no_adapter = load_model(replace(settings, adapter=None, model_quant="int4"))
@@ -454,15 +459,7 @@ def test_bf16_decode_linear_uses_the_bf16_copy_for_few_rows_only() -> None:
 def test_bf16_decode_keeps_a_lora_adapter_unmerged_and_the_model_close(
     tiny_dir: Path, tmp_path: Path
 ) -> None:
-    from peft import LoraConfig, get_peft_model
-
-    base = LlamaForCausalLM.from_pretrained(tiny_dir)
-    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
-    settings = Settings(
-        data_dir=Path("."), home=tmp_path, model=tiny_dir, model_dtype="float32",
-        adapter=tmp_path / "adapter",
-    )  # fmt: skip
+    settings = _with_random_adapter(tiny_dir, tmp_path, "float32")
     plain = load_model(replace(settings, model_quant="none"))
     auto = load_model(settings)  # float32 on a CPU: auto gives decoding its bf16 copies
     no_adapter = load_model(replace(settings, adapter=None, model_quant="bf16-decode"))

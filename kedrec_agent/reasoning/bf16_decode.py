@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from kedrec_agent.reasoning.int4 import MAX_DECODE_ROWS, Lora, decoder_linears
+from kedrec_agent.reasoning.int4 import MAX_DECODE_ROWS, Lora, UnmergedLora, decoder_linears
 
 
-class Bf16DecodeLinear(nn.Module):
+class Bf16DecodeLinear(UnmergedLora):
     """A linear layer that prefills with its float32 weight and decodes with a bf16 copy."""
 
     def __init__(self, linear: nn.Linear, lora: Lora | None = None) -> None:
@@ -35,13 +35,7 @@ class Bf16DecodeLinear(nn.Module):
             dense = dense + lora[1].float() @ lora[0].float()
         self.weight = nn.Parameter(dense, requires_grad=False)
         self.bias = linear.bias
-        a_t, b_t = (
-            (t.detach().float().T.contiguous() for t in lora) if lora is not None else (None, None)
-        )
-        self.lora_a_t: torch.Tensor | None  # A.T, [in, r]
-        self.lora_b_t: torch.Tensor | None  # (s B).T, [r, out]
-        self.register_buffer("lora_a_t", a_t, persistent=False)
-        self.register_buffer("lora_b_t", b_t, persistent=False)
+        self.keep_lora(lora)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` (+ bias, + the LoRA update): bf16 for a few rows, float32 otherwise."""
@@ -50,8 +44,8 @@ class Bf16DecodeLinear(nn.Module):
             y = nn.functional.linear(rows, self.weight, self.bias)
         else:
             y = nn.functional.linear(rows.to(torch.bfloat16), self.bf16).float()
-            if self.lora_a_t is not None and self.lora_b_t is not None:
-                y = y + (rows @ self.lora_a_t) @ self.lora_b_t
+            if (update := self.lora_update(rows)) is not None:
+                y = y + update
             if self.bias is not None:
                 y = y + self.bias
         out: torch.Tensor = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)

@@ -56,7 +56,28 @@ def pack(weight: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.
     return packed, scales_and_zeros.contiguous().to(torch.bfloat16)
 
 
-class Int4Linear(nn.Module):
+class UnmergedLora(nn.Module):
+    """A layer that adds an adapter's update unmerged, ``(x @ A.T) @ (s B).T``, in float32."""
+
+    lora_a_t: torch.Tensor | None  # A.T, [in, r], float32
+    lora_b_t: torch.Tensor | None  # (s B).T, [r, out], float32
+
+    def keep_lora(self, lora: Lora | None) -> None:
+        """Keep ``lora`` (``A`` and ``s B``) transposed, in float32, as unsaved buffers."""
+        a_t, b_t = (
+            (t.detach().float().T.contiguous() for t in lora) if lora is not None else (None, None)
+        )
+        self.register_buffer("lora_a_t", a_t, persistent=False)
+        self.register_buffer("lora_b_t", b_t, persistent=False)
+
+    def lora_update(self, rows: torch.Tensor) -> torch.Tensor | None:
+        """The adapter's float32 update for ``rows``, or None without an adapter."""
+        if self.lora_a_t is None or self.lora_b_t is None:
+            return None
+        return (rows.float() @ self.lora_a_t) @ self.lora_b_t
+
+
+class Int4Linear(UnmergedLora):
     """A bias-free linear layer that decodes with 4-bit weights and prefills in bf16.
 
     With ``lora`` (an adapter's ``A`` and its ``B`` times the adapter's scale):
@@ -85,13 +106,7 @@ class Int4Linear(nn.Module):
         self.weight = nn.Parameter(dense.to(torch.bfloat16), requires_grad=False)
         self.register_buffer("packed", packed, persistent=False)
         self.register_buffer("scales_and_zeros", scales_and_zeros, persistent=False)
-        a_t, b_t = (
-            (t.detach().float().T.contiguous() for t in lora) if lora is not None else (None, None)
-        )
-        self.lora_a_t: torch.Tensor | None  # A.T, [in, r], float32
-        self.lora_b_t: torch.Tensor | None  # (s B).T, [r, out], float32
-        self.register_buffer("lora_a_t", a_t, persistent=False)
-        self.register_buffer("lora_b_t", b_t, persistent=False)
+        self.keep_lora(lora)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x @ W.T`` (+ the LoRA update): the int4 kernel for a few rows, bf16 otherwise."""
@@ -102,8 +117,8 @@ class Int4Linear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(
                 rows, self.packed, self.group, self.scales_and_zeros
             )
-            if self.lora_a_t is not None and self.lora_b_t is not None:
-                y = y + ((rows.float() @ self.lora_a_t) @ self.lora_b_t).to(y.dtype)
+            if (update := self.lora_update(rows)) is not None:
+                y = y + update.to(y.dtype)
         out: torch.Tensor = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return out
 

@@ -147,9 +147,10 @@ def _teacher(spec: str) -> Any:
     return ChatTeacher(init_chat_model(spec), name=spec)
 
 
-def _sources(literature: bool) -> Any:
+def _sources(literature: bool, ranker: bool = True) -> Any:
     from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
     from kedrec_agent.literature.search import LiteratureSearch
+    from kedrec_agent.ranking.model import load_ranker
     from kedrec_agent.reasoning.runtime import load_model
     from training.tasks.visible import Sources
 
@@ -157,6 +158,7 @@ def _sources(literature: bool) -> Any:
         kg=KnowledgeGraph.from_settings(),
         literature=LiteratureSearch.from_settings() if literature else None,
         model=load_model(),
+        ranker=load_ranker() if ranker else None,
     )
 
 
@@ -178,9 +180,13 @@ def collect(
     consistent: Annotated[
         bool,
         typer.Option(
-            help="Keep only tasks whose visible evidence favours the true drug (the others "
-            "teach a choice the student cannot read from its prompt)."
+            help="Keep only tasks whose ranker probabilities or visible evidence favour the "
+            "true drug (the others teach a choice the student cannot read from its prompt)."
         ),
+    ] = True,
+    ranker: Annotated[
+        bool,
+        typer.Option(help="Show the learned ranker's probabilities in the prompt (as served)."),
     ] = True,
 ) -> Path:
     """Run the agent's tools on each task (gold masked) and record the teacher's answers."""
@@ -191,8 +197,8 @@ def collect(
     todo = read_tasks(source)[:limit]
     path = output or _work("traces_train.jsonl")
     report = collect_traces(
-        todo, path, _teacher(teacher), _sources(literature), tasks_hash=file_hash(source)[:16],
-        consistent=consistent, workers=workers,
+        todo, path, _teacher(teacher), _sources(literature, ranker),
+        tasks_hash=file_hash(source)[:16], consistent=consistent, workers=workers,
     )  # fmt: skip
     out.print(f"{report.summary()}\n→ {path}", highlight=False)
     return path

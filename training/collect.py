@@ -35,7 +35,7 @@ from kedrec_agent.errors import InvalidInputError, KedrecError
 from kedrec_agent.kg.build import data_version
 from kedrec_agent.reasoning.output import parse_answer
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX, PROMPT_VERSION
-from kedrec_agent.reasoning.ranking import evidence_weights
+from kedrec_agent.reasoning.ranking import evidence_weights, support_weights
 from kedrec_agent.reasoning.schema import ReasoningTask
 from training.tasks.schema import Task, Trace
 from training.tasks.visible import Sources, visible_task
@@ -71,9 +71,16 @@ NOT_FAVOURED = "the visible evidence favours another candidate"
 
 
 def favoured(visible: ReasoningTask, drug: str) -> bool:
-    """Whether ``drug`` has the strongest visible evidence of the candidates (ties count)."""
-    weights = evidence_weights(visible)
-    return weights.get(drug, 0.0) >= max(weights.values(), default=0.0)
+    """Whether the ranker's probabilities or the shown evidence put ``drug`` first (ties count).
+
+    Either lets the student read the choice from its prompt: following the ranker, or
+    departing from it where the cited evidence is stronger (the student should add what
+    the ranker misses).
+    """
+    return any(
+        weights.get(drug, 0.0) >= max(weights.values(), default=0.0)
+        for weights in (evidence_weights(visible), support_weights(visible))
+    )
 
 
 def trace_for(
@@ -163,6 +170,7 @@ def collect_traces(
         "prompt": PROMPT_VERSION,
         "evidence": EVIDENCE_VERSION,
         "selection": "evidence-consistent" if consistent else "all",
+        "ranker": "shown" if sources.ranker is not None else "none",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()

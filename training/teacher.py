@@ -30,7 +30,7 @@ from kedrec_agent.reasoning.constrained import MAX_RATIONALE_CHARS
 from kedrec_agent.reasoning.gate import one_per_topic
 from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
-from kedrec_agent.reasoning.ranking import evidence_weights
+from kedrec_agent.reasoning.ranking import support_weights
 from kedrec_agent.reasoning.schema import Evidence, ReasoningTask
 from training.tasks.schema import Task
 
@@ -159,7 +159,7 @@ class EvidenceTeacher:
         if not clauses and picked:  # one long item: cut, never dropped
             clauses = [_clause(picked[0], about, limit=MAX_RATIONALE_CHARS - 12)]
         cited = [i for i in (e.id for e in picked) if f"[{i}]" in " ".join(clauses)]
-        weights = evidence_weights(visible)
+        weights = support_weights(visible)  # the sentence is about the shown evidence
         others = [c for c in visible.candidates if c.id != task.positive]
         if others:
             runner = max(others, key=lambda c: weights.get(c.id, 0.0))

@@ -37,12 +37,17 @@ def support(evidence: Iterable[Evidence]) -> dict[str, float]:
     return {drug: best[drug] + PER_ITEM * count[drug] for drug in best}
 
 
-def evidence_weights(task: ReasoningTask) -> dict[str, float]:
-    """Every candidate's ranker probability if all have one, else :func:`support` (or 0)."""
-    if task.candidates and all(c.probability is not None for c in task.candidates):
-        return {c.id: c.probability or 0.0 for c in task.candidates}
+def support_weights(task: ReasoningTask) -> dict[str, float]:
+    """Every candidate's :func:`support` from its shown evidence (0 without any)."""
     weights = support(task.evidence)
     return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
+
+
+def evidence_weights(task: ReasoningTask) -> dict[str, float]:
+    """Every candidate's ranker probability if all have one, else :func:`support_weights`."""
+    if task.candidates and all(c.probability is not None for c in task.candidates):
+        return {c.id: c.probability or 0.0 for c in task.candidates}
+    return support_weights(task)
 
 
 def avoid(candidate: Candidate) -> int:

@@ -21,13 +21,14 @@ from kedrec_agent.errors import DataMissingError, InvalidInputError
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.linking import Linker
 from kedrec_agent.patients import PatientInput
+from kedrec_agent.ranking import load_ranker
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model
 from kedrec_agent.reasoning.schema import Choice, EntityRef, PatientView, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning
 from tests.tiny_llama import write_tiny_llama
 from tests.unit_tests.test_tasks import HEADER, IMATINIB_PATH, INDICATIONS
 from training.evaluation import methods as methods_module
-from training.evaluation.adapter import evaluate_selection
+from training.evaluation.adapter import evaluate_selection, ranker_choice
 from training.evaluation.exprxrec import cached_visible_tasks, run_selection, subset
 from training.evaluation.indications import indication_tasks, run_indications
 from training.evaluation.methods import (
@@ -173,6 +174,30 @@ def test_adapter_check_answers_the_harness_subset_and_shares_its_cache(
         progress=False,
     )  # fmt: skip
     assert again.chosen == report.chosen
+
+
+def test_with_the_ranker_the_prompt_shows_its_probabilities_and_departures_are_counted(
+    tasks: list[Task], sources: Sources, tiny_model: ReasoningModel, tmp_path: Path
+) -> None:
+    ranked = dataclasses.replace(sources, ranker=load_ranker())
+    plain = cached_visible_tasks(tasks, sources, tmp_path, progress=False)
+    shown = cached_visible_tasks(tasks, ranked, tmp_path, progress=False)
+    assert len(list(tmp_path.glob("evidence-*.jsonl"))) == 2  # its own cache key
+    for task in tasks:
+        probabilities = [c.probability for c in shown[task.task_id].candidates]
+        assert all(p is not None for p in probabilities)
+        assert all(c.probability is None for c in plain[task.task_id].candidates)
+        assert sum(p or 0.0 for p in probabilities) == pytest.approx(1.0, abs=0.02)
+    report = evaluate_selection(tasks, ranked, tiny_model, cache_dir=tmp_path, progress=False)
+    tops = {t.task_id: ranker_choice(shown[t.task_id]) for t in tasks}
+    assert report.ranked == len(tasks)
+    assert report.ranker_correct == sum(tops[t.task_id] == t.positive for t in tasks)
+    departed = [t for t in tasks if report.chosen[t.task_id] not in (None, tops[t.task_id])]
+    assert report.departed == len(departed)
+    assert report.departed_right == sum(report.chosen[t.task_id] == t.positive for t in departed)
+    assert report.departed_wrong == sum(tops[t.task_id] == t.positive for t in departed)
+    assert "departed from it on" in report.summary("adapter")
+    assert evaluate_selection(tasks, sources, tiny_model, progress=False).ranked == 0
 
 
 def test_kg_path_abstains_without_evidence_and_ablation_drops_a_kind(

@@ -130,3 +130,28 @@ def test_chat_teacher_sends_gold_and_evidence_and_strips_fences() -> None:
     user = seen[0][1][1]
     assert "Correct answer: DB00619" in user and "[E3]" in user and "Not shown" not in user
     assert "BCR/ABL" not in user  # the privileged mechanism is not given to be stated
+
+
+def test_a_departure_from_the_ranker_is_taught_only_with_stronger_shown_evidence() -> None:
+    from training.collect import favoured
+
+    def ranked(aspirin: float) -> ReasoningTask:
+        return VISIBLE.model_copy(
+            update={
+                "candidates": [
+                    VISIBLE.candidates[0].model_copy(update={"probability": aspirin}),
+                    VISIBLE.candidates[1].model_copy(update={"probability": 1 - aspirin}),
+                ]
+            }
+        )
+
+    against = ranked(0.8)  # the ranker prefers Aspirin; the shown evidence, Imatinib
+    assert favoured(against, "DB00619") and favoured(ranked(0.2), "DB00619")
+    text = EvidenceTeacher().answer(TASK, against, SHOWN)
+    assert validate(text, TASK, against, SHOWN) is None
+    # Why the ranker's choice is weaker comes from the evidence, not from its probability.
+    assert json.loads(text)["choices"][0]["rationale"].endswith(
+        "Aspirin is weaker: no gene links it to CML."
+    )
+    weak = against.model_copy(update={"evidence": [VISIBLE.evidence[0]]})  # Aspirin's only
+    assert not favoured(weak, "DB00619")  # neither the ranker nor the evidence: not taught

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from kedrec_agent.reasoning.backends import Backend
 from kedrec_agent.reasoning.runtime import ReasoningModel
+from kedrec_agent.reasoning.schema import ReasoningTask
 from training.evaluation.exprxrec import cached_visible_tasks, subset
 from training.evaluation.methods import ModelMethod
 from training.tasks.schema import Task
@@ -35,6 +36,9 @@ class SelectionReport:
     """Counts over the answered tasks (fractions are of those).
 
     ``unavailable`` counts the tasks left out because their evidence could not be gathered.
+    Where the prompt shows the learned ranker's probabilities, ``ranker_correct`` counts
+    the tasks its top candidate is right on, and ``departed`` those the model chose another
+    candidate on: ``departed_right`` of them it was right, ``departed_wrong`` the ranker was.
     """
 
     tasks: int = 0
@@ -44,7 +48,24 @@ class SelectionReport:
     ungrounded: int = 0
     abstained: int = 0
     seconds: float = 0.0
+    ranked: int = 0
+    ranker_correct: int = 0
+    departed: int = 0
+    departed_right: int = 0
+    departed_wrong: int = 0
     chosen: dict[str, str | None] = field(default_factory=dict)
+
+    def add_departure(self, task: Task, visible: ReasoningTask, chosen: str | None) -> None:
+        """Count the ranker's choice against the model's (tasks without probabilities: none)."""
+        top = ranker_choice(visible)
+        if top is None:
+            return
+        self.ranked += 1
+        self.ranker_correct += top == task.positive
+        if chosen is not None and chosen != top:
+            self.departed += 1
+            self.departed_right += chosen == task.positive
+            self.departed_wrong += top == task.positive
 
     @property
     def accuracy(self) -> float:
@@ -54,11 +75,18 @@ class SelectionReport:
     def summary(self, name: str) -> str:
         """One line for the CLI."""
         n = max(self.tasks, 1)
-        return (
+        line = (
             f"{name}: accuracy {self.accuracy:.3f} ({self.correct}/{self.tasks}); fallback "
             f"{self.fallback / n:.2f}, ungrounded {self.ungrounded / n:.2f}, abstained "
             f"{self.abstained / n:.2f}; {self.seconds / n:.2f} s/task"
         )
+        if self.ranked:
+            line += (
+                f"; ranker {self.ranker_correct}/{self.ranked}, departed from it on "
+                f"{self.departed} (right {self.departed_right}, ranker right "
+                f"{self.departed_wrong})"
+            )
+        return line
 
     def figures(self) -> dict[str, Any]:
         """The figures recorded in the adapter's model card (rounded)."""
@@ -68,7 +96,24 @@ class SelectionReport:
             "fallback": self.fallback,
             "ungrounded": self.ungrounded,
             "seconds_per_task": round(self.seconds / max(self.tasks, 1), 3),
+            **(
+                {
+                    "ranker_accuracy": round(self.ranker_correct / self.ranked, 4),
+                    "departed": self.departed,
+                    "departed_right": self.departed_right,
+                    "departed_ranker_right": self.departed_wrong,
+                }
+                if self.ranked
+                else {}
+            ),
         }
+
+
+def ranker_choice(visible: ReasoningTask) -> str | None:
+    """The candidate with the ranker's highest probability (``None``: no probabilities)."""
+    if not visible.candidates or any(c.probability is None for c in visible.candidates):
+        return None
+    return max(visible.candidates, key=lambda c: c.probability or 0.0).id
 
 
 def evaluate_selection(
@@ -112,5 +157,6 @@ def evaluate_selection(
         )
         report.abstained += answer.chosen is None
         report.chosen[task.task_id] = answer.chosen
+        report.add_departure(task, visible[task.task_id], answer.chosen)
     report.seconds = time.perf_counter() - started
     return report

@@ -473,6 +473,13 @@ def adapter_cmd(
     ] = None,
     limit: DevLimitOpt = 100,
     literature: bool = True,
+    ranker: Annotated[
+        bool,
+        typer.Option(
+            help="Show the learned ranker's probabilities in the prompt, as the agent does "
+            "(and count the model's departures from the ranker's choice)."
+        ),
+    ] = True,
 ) -> dict[str, Any]:
     """Selection accuracy on dev tasks (gold masked): base model vs the adapter.
 
@@ -480,6 +487,7 @@ def adapter_cmd(
     """
     import dataclasses
 
+    from kedrec_agent.ranking.model import load_ranker
     from kedrec_agent.reasoning.runtime import load_model
     from training.evaluation.adapter import evaluate_selection
     from training.tasks.files import default_tasks_file, read_tasks
@@ -490,10 +498,13 @@ def adapter_cmd(
     if adapter is not None:
         with_adapter = dataclasses.replace(harness.settings, adapter=adapter)
         compared.append(("adapter", load_model(with_adapter)))
+    sources = harness.sources
+    if ranker:
+        sources = dataclasses.replace(sources, ranker=load_ranker())
     figures: dict[str, Any] = {}
     for name, model in compared:
         report = evaluate_selection(
-            todo, harness.sources, model, limit=limit, cache_dir=harness.out / "cache",
+            todo, sources, model, limit=limit, cache_dir=harness.out / "cache",
             data=harness.data_version,
         )  # fmt: skip
         out.print(report.summary(name), highlight=False)

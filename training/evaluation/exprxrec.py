@@ -95,6 +95,8 @@ def _cache_key(tasks: Sequence[Task], sources: Sources, data: str) -> str:
         "kedrec_agent": __version__,
         "evidence": EVIDENCE_VERSION,
     }
+    if sources.ranker is not None:  # the prompt shows its probabilities (absent: older keys)
+        key["ranker"] = json.dumps(sources.ranker.metadata, sort_keys=True, default=str)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -48,6 +48,7 @@ class SFTReport(BaseModel):
         prompt_version: the prompt the traces (and so the adapter) use.
         evidence_version: how the agent gathered and worded the evidence in those prompts.
         teachers: who wrote the traces' answers (name and version).
+        ranker_shown: traces whose prompt showed the learned ranker's probabilities.
         base_model: the base checkpoint folder.
         config: the settings of the run.
         weights_sha256: sha256 of the PEFT weights (``adapter_model.safetensors``).
@@ -71,6 +72,7 @@ class SFTReport(BaseModel):
     prompt_version: str = PROMPT_VERSION
     evidence_version: str = EVIDENCE_VERSION
     teachers: list[str] = Field(default_factory=list)
+    ranker_shown: int = 0
     base_model: str
     config: SFTSettings
     weights_sha256: str | None = None
@@ -106,6 +108,7 @@ Decision support for clinicians, not a prescription.
   evidence `{report.evidence_version}`
 - Configuration: `{report.config.name}`
 - Teacher: {", ".join(f"`{t}`" for t in report.teachers) or "not recorded"}
+- Ranker probabilities in the prompt: {report.ranker_shown} of the traces
 - Training data: sha256 `{report.data_hash}`, {report.examples + report.dropped} traces,
   {report.examples} trained on, {report.dropped} dropped as longer than
   {report.config.max_length} tokens

@@ -353,6 +353,11 @@ def train_adapter(
             adapter_bytes=adapter_bytes,
             data_hash=data_hash,
             teachers=sorted({t.teacher for t in records}),
+            ranker_shown=sum(
+                1
+                for t in records
+                if all(c.probability is not None for c in t.reasoning_task.candidates)
+            ),
             base_model=str(model.path),
             config=config,
             weights_sha256=file_hash(out_dir / "adapter_model.safetensors"),

@@ -16,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.agent.scoring import Probabilities, rank_candidates
 from kedrec_agent.kg.evidence import evidence_for_candidates
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.search import Hit, LiteratureSearch, hits_for_candidates
+from kedrec_agent.ranking.model import Ranker
+from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import EntityRef, PatientView, ReasoningTask
@@ -29,8 +32,9 @@ from training.tasks.schema import Task
 class Sources:
     """Where a task's evidence comes from.
 
-    The graph, the literature (optional), and the model whose tokenizer and context window
-    shape the prompt.
+    The graph, the literature (optional), the model whose tokenizer and context window
+    shape the prompt, and optionally the learned ranker: with it each candidate shows its
+    probability, as the agent's prompt does (its class features read the bundle's tables).
     """
 
     kg: KnowledgeGraph
@@ -38,6 +42,7 @@ class Sources:
     model: ReasoningModel
     literature_k: int = 2
     paths_per_drug: int = 3
+    ranker: Ranker | None = None
 
 
 def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]]:
@@ -52,7 +57,14 @@ def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]
         hits = {drug: drug_hits or [] for drug, drug_hits in found}  # None: an unknown id
     patient = PatientView(conditions=[EntityRef(id=task.disease, name=task.disease_name)])
     names = {task.disease: task.disease_name}
-    visible = reasoning_task(patient, evidence, hits, names, max_choices=1)
+    probabilities: Probabilities = {}
+    if sources.ranker is not None:
+        probabilities = rank_candidates(
+            sources.ranker, evidence, hits, kg, DrugTables.from_settings(), sources.literature
+        )
+    visible = reasoning_task(
+        patient, evidence, hits, names, max_choices=1, probabilities=probabilities
+    )
     # reasoning_task names candidates from the graph's labels; the task's names are the
     # linker's (the same source as serving's), so use them.
     named = {c.id: c.name for c in task.candidates}

@@ -5,8 +5,9 @@ model), names another candidate drug where a condition belongs ("Folic acid is t
 best-supported candidate for Azacitidine"), names a condition of the patient other than the
 one the drug is chosen for and not its own, leaves a bracket open (a generation cut off
 mid-citation: "11 known [E12"), cites an evidence id that is not among the items it gives
-for its drug, or runs past :data:`MAX_CHARS`. A failed
-rationale is replaced by a summary templated from the cited evidence, said to be one.
+for its drug, names an identifier or a name found nowhere in what the model was shown
+("…none related to Gout in MeSH, Ranxon. … NN [E18]"), or runs past :data:`MAX_CHARS`. A
+failed rationale is replaced by a summary templated from the cited evidence, said to be one.
 
 Example:
     >>> rationale_problem("Metformin lowers glucose.", "Metformin", [], "Type 2 diabetes", [])
@@ -40,9 +41,31 @@ def _same(a: str, b: str) -> bool:
     return bool(x and y) and (x == y or f" {x} " in f" {y} " or f" {y} " in f" {x} ")
 
 
+_NAME = re.compile(r"\b(?:[A-Z][a-z]{2,}|[A-Z]{2,})\b")
+"""A word read as a name: capitalised (Ranxon) or in capitals (NN, PPARA)."""
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\]\s+)([A-Z][a-z]+)\b")
+
+
 def entity_ids(text: str) -> set[str]:
     """The entity identifiers (``MESH:D003924``, ``DOID:9352``, ``DB00331``) ``text`` names."""
     return set(_ENTITY_ID.findall(text))
+
+
+def words(text: str) -> set[str]:
+    """The lower-cased words of ``text`` (what a rationale may name, see ``shown_words``)."""
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def unknown_names(text: str, shown: Collection[str]) -> list[str]:
+    """The names ``text`` uses that are not among the ``shown`` words, in order of use.
+
+    A name is a capitalised word other than the first of a sentence ("It", "Both") or a
+    word in capitals; anything the model was shown (the evidence, the candidates, the
+    patient, the instructions) may be named.
+    """
+    starts = {m.start(1) for m in _SENTENCE_START.finditer(text)}
+    found = [m.group() for m in _NAME.finditer(text) if m.start() not in starts]
+    return list(dict.fromkeys(w for w in found if w.lower() not in shown))
 
 
 def rationale_problem(
@@ -53,6 +76,7 @@ def rationale_problem(
     other_conditions: Sequence[str],
     cited: Collection[str] | None = None,
     ids: Collection[str] | None = None,
+    shown: Collection[str] | None = None,
 ) -> str | None:
     """Why ``rationale`` fails the gate, or ``None`` when it passes.
 
@@ -67,6 +91,8 @@ def rationale_problem(
         ids: the entity identifiers the text may name (the drug's, its condition's, those
             in its evidence); ``None``: not checked. Another one (the allergy's MeSH id
             given as the condition's) is a wrong fact stated as a reference.
+        shown: the lower-cased words of what the model was shown (:func:`words`); ``None``:
+            not checked. A name outside them (:func:`unknown_names`) is invented.
     """
     text = " ".join(rationale.split())
     if len(text) > MAX_CHARS:
@@ -79,6 +105,8 @@ def rationale_problem(
         return f"it cites {', '.join(stray)}, not evidence it gives for {drug}"
     if ids is not None and (wrong := sorted(entity_ids(text) - set(ids))):
         return f"it names {', '.join(wrong)}, an identifier of neither {drug} nor its condition"
+    if shown is not None and (invented := unknown_names(text, shown)):
+        return f"it names {', '.join(invented[:3])}, found nowhere in the evidence"
     sentences = [s for s in _SENTENCE.split(text) if s]
     if len(set(sentences)) < len(sentences):
         return "it repeats a sentence"

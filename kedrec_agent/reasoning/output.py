@@ -38,8 +38,9 @@ from kedrec_agent.reasoning.gate import (
     evidence_facts,
     rationale_problem,
     templated_rationale,
+    words,
 )
-from kedrec_agent.reasoning.prompts import PROMPT_VERSION
+from kedrec_agent.reasoning.prompts import LABELS, PROMPT_VERSION, SYSTEM
 from kedrec_agent.reasoning.ranking import SIMILAR, avoid, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
     Choice,
@@ -154,6 +155,7 @@ def check_answer(
                 [n for i, n in conditions.items() if i != condition_of.get(drug)],
                 cited=kept,
                 ids=_ids_shown(drug, condition_of.get(drug), task, kept),
+                shown=shown_words(task),
             )
             if problem is not None:
                 items = [e for e in task.evidence if e.id in kept]
@@ -295,6 +297,21 @@ def recommendation_from_text(
         removed_ids=removed,
         prompt_version=PROMPT_VERSION,
     )
+
+
+def shown_words(task: ReasoningTask) -> set[str]:
+    """The words of everything the model was shown: instructions, patient, candidates, evidence."""
+    p = task.patient
+    entities = [*p.conditions, *p.medications, *p.allergies]
+    texts = [
+        SYSTEM,
+        LABELS,
+        p.sex or "",
+        *(e.label for e in entities),
+        *(f"{c.name} {' '.join(c.classes)}" for c in task.candidates),
+        *(f"{e.text} {e.citation or ''}" for e in task.evidence),
+    ]
+    return words(" ".join(texts))
 
 
 def _ids_shown(

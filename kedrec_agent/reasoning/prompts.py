@@ -27,6 +27,12 @@ SYSTEM = (
     'evidence ids>", "evidence": ["<evidence id>", ...]}], "confidence": <0 to 1>}'
 )
 
+LABELS = (
+    "Patient adult year old Conditions Current medications Allergies none recorded "
+    "Candidates ranker no evidence Evidence knowledge graph literature"
+)
+"""The fixed words of the user turn (the gate lets a rationale name them)."""
+
 ANSWER_PREFIX = '{"choices": [{"drug": "'
 """The start of every answer: generation continues from here (and scoring scores it)."""
 

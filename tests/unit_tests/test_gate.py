@@ -12,6 +12,8 @@ from kedrec_agent.reasoning.gate import (
     evidence_facts,
     rationale_problem,
     templated_rationale,
+    unknown_names,
+    words,
 )
 from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
@@ -64,6 +66,29 @@ def test_a_rationale_naming_an_identifier_that_is_not_its_drugs_or_conditions_fa
     assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", []) is None  # not checked
     assert entity_ids("DOID:9352, DB00331 and MESH:D003924; E12 is not one") == {
         "DOID:9352", "DB00331", "MESH:D003924"}  # fmt: skip
+
+
+def test_a_rationale_naming_what_it_was_never_shown_fails() -> None:
+    # seen (Febuxostat for gout, confidence 0.99): an invented name and a stray "NN"
+    evidence = (
+        "Febuxostat treats Gout (DRUGBANK::treats::Compound:Disease). Febuxostat has 2 known "
+        "indication(s) for other diseases, none related to Gout in MeSH (e.g. Hyperuricemia)."
+    )
+    shown = words(f"{evidence} Febuxostat Allopurinol Gout")
+    invented = (
+        "Febuxostat treats Gout (DRUGBANK::treats::Compound:Disease). Febuxostat has 2 known "
+        "indication(s), none related to Gout (e.g. Hyperuricemia), Ranxon. It is listed; NN [E18]"
+    )
+    problem = rationale_problem(invented, "Febuxostat", [], "Gout", [], shown=shown)
+    assert problem == "it names Ranxon, NN, found nowhere in the evidence"
+    assert unknown_names(invented, shown) == ["Ranxon", "NN"]
+    # Sentence openers and anything shown (any case) are fine.
+    fine = (
+        "Febuxostat treats gout, as DRUGBANK lists. However it is weaker. Both "
+        "treat Gout; Allopurinol also [E1]. The hyperuricemia indication helps."
+    )
+    assert rationale_problem(fine, "Febuxostat", [], "Gout", [], shown=shown) is None
+    assert rationale_problem(invented, "Febuxostat", [], "Gout", []) is None  # not checked
 
 
 def test_passing_rationales() -> None:

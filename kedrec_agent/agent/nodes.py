@@ -36,7 +36,7 @@ from kedrec_agent.reasoning.schema import EntityRef, PatientView, ReasoningTask,
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
 from kedrec_agent.safety.comorbidity import comorbidity_cautions
-from kedrec_agent.safety.crossreactivity import cross_reactivity, penicillin_allergy
+from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
 from kedrec_agent.safety.severity import worst_with
 from kedrec_agent.services import Services
 
@@ -409,11 +409,11 @@ def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[st
 def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
     """Per candidate, a cross-reactive allergy (a cephalosporin after a penicillin allergy)."""
     tables = _drug_tables(services)
-    allergen = penicillin_allergy(
+    allergic = allergens(
         state.allergies, services.linker().name_of, _drug_classes(services), tables
     )
     found = {
-        c.drug.local_id: cross_reactivity(c.drug.local_id, c.drug.label or "", allergen, tables)
+        c.drug.local_id: cross_reactivity(c.drug.local_id, c.drug.label or "", allergic, tables)
         for c in evidence.candidates
     }
     return {drug: message for drug, message in found.items() if message}

@@ -34,7 +34,12 @@ from kedrec_agent.reasoning.schema import (
     Recommendation,
 )
 from kedrec_agent.safety.classes import DrugClasses
-from kedrec_agent.safety.crossreactivity import PENICILLINS, cross_reactivity, penicillin_allergy
+from kedrec_agent.safety.crossreactivity import (
+    PENICILLINS,
+    SULFONAMIDES,
+    allergens,
+    cross_reactivity,
+)
 
 DISEASE = "MESH:D003924"
 TREATS = "DRUGBANK::treats::Compound:Disease"
@@ -219,12 +224,37 @@ def test_a_cephalosporin_for_a_penicillin_allergy_is_a_caution_not_a_veto() -> N
     classes = DrugClasses({}, {}, {})
     names = {"DB01060": "Amoxicillin", PENICILLINS: "Penicillins"}
     for allergy in ([PENICILLINS], ["DB01060"]):
-        allergen = penicillin_allergy(allergy, names.get, classes, tables)
-        assert allergen in ("Penicillins", "Amoxicillin")
-        message = cross_reactivity("DB00438", "Ceftazidime", allergen, tables)
+        found = allergens(allergy, names.get, classes, tables)
+        assert list(found.values()) in (["Penicillins"], ["Amoxicillin"])
+        message = cross_reactivity("DB00438", "Ceftazidime", found, tables)
         assert message and "cephalosporin" in message and "uncommon" in message
-        assert cross_reactivity("DB00537", "Ciprofloxacin", allergen, tables) is None
-    assert penicillin_allergy(["DB00537"], names.get, classes, tables) is None
+        assert cross_reactivity("DB00537", "Ciprofloxacin", found, tables) is None
+    assert allergens(["DB00537"], names.get, classes, tables) == {}
+
+
+def test_a_sulfonylurea_for_a_sulfonamide_allergy_is_a_caution() -> None:
+    # seen: glimepiride offered for type 2 diabetes to a patient "allergic to sulfa drugs"
+    # with no word of it (its label lists a sulfonamide allergy as a contraindication)
+    tables = DrugTables.from_rows(
+        [("DB00222", "ATC:A10BB"), ("DB00999", "ATC:C03AA"), ("DB01015", "ATC:J01EC"),
+         ("DB00331", "ATC:A10BA"), ("DB00438", "ATC:J01DD")]
+    )  # fmt: skip
+    classes = DrugClasses({}, {}, {})
+    names = {SULFONAMIDES: "Sulfonamides", "DB01015": "Sulfamethoxazole"}
+    for allergy in ([SULFONAMIDES], ["DB01015"]):
+        found = allergens(allergy, names.get, classes, tables)
+        message = cross_reactivity("DB00222", "Glimepiride", found, tables)
+        assert message and "sulfonylurea" in message and "contraindication" in message
+        assert "thiazide" in (
+            cross_reactivity("DB00999", "Hydrochlorothiazide", found, tables) or ""
+        )
+        assert cross_reactivity("DB00331", "Metformin", found, tables) is None
+        assert cross_reactivity("DB00438", "Ceftazidime", found, tables) is None  # no penicillin
+    both = allergens([SULFONAMIDES, PENICILLINS], {**names, PENICILLINS: "Penicillins"}.get,
+                     classes, tables)  # fmt: skip
+    assert len(both) == 2 and "cephalosporin" in (
+        cross_reactivity("DB00438", "Ceftazidime", both, tables) or ""
+    )
 
 
 def test_a_major_interaction_goes_behind_a_caution_which_goes_behind_a_safe_drug() -> None:

@@ -28,7 +28,10 @@ MAX_CHARS = 800
 _FOR = re.compile(r"\bcandidate for ([^.;:,()]+)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _EVIDENCE_ID = re.compile(r"\bE\d+\b")
-_ENTITY_ID = re.compile(r"\b(?:MESH|DOID|ICD9|ICD10|UMLS|OMIM|CHEBI):[A-Za-z0-9.]+|\bDB\d{5}\b")
+_ENTITY_ID = re.compile(
+    r"\b(?:MESH|DOID|ICD9|ICD10|UMLS|OMIM|CHEBI):[A-Za-z0-9.]+|\bDB\d{5}\b"
+    r"|\bPMID:\s?\d+|\bNCT\d+"
+)
 
 
 def _norm(text: str) -> str:
@@ -47,8 +50,8 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\]\s+)([A-Z][a-z]+)\b")
 
 
 def entity_ids(text: str) -> set[str]:
-    """The entity identifiers (``MESH:D003924``, ``DOID:9352``, ``DB00331``) ``text`` names."""
-    return set(_ENTITY_ID.findall(text))
+    """The entity (``MESH:D003924``, ``DB00331``) and reference (``PMID:1``) ids ``text`` names."""
+    return {re.sub(r"\s", "", found) for found in _ENTITY_ID.findall(text)}
 
 
 def words(text: str) -> set[str]:

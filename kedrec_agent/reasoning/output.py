@@ -317,6 +317,9 @@ def shown_words(task: ReasoningTask) -> set[str]:
 def _ids_shown(
     drug: str, condition: str | None, task: ReasoningTask, cited: Collection[str]
 ) -> set[str]:
-    """The entity ids a choice's rationale may name: its drug's, its condition's, its items'."""
-    texts = " ".join(e.text for e in task.evidence if e.id in cited)
+    """The ids a choice's rationale may name: its drug's, its condition's, its items'.
+
+    An item's citation counts: a PMID or NCT id of a passage it was not given is made up.
+    """
+    texts = " ".join(f"{e.text} {e.citation or ''}" for e in task.evidence if e.id in cited)
     return {drug, *([condition] if condition else []), *entity_ids(texts)}

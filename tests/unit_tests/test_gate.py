@@ -66,6 +66,12 @@ def test_a_rationale_naming_an_identifier_that_is_not_its_drugs_or_conditions_fa
     assert rationale_problem(text, "Folic acid", OTHERS, "Anemia", []) is None  # not checked
     assert entity_ids("DOID:9352, DB00331 and MESH:D003924; E12 is not one") == {
         "DOID:9352", "DB00331", "MESH:D003924"}  # fmt: skip
+    # seen (Febuxostat for gout, citing two graph items): references it was never given
+    made_up = "Febuxostat treats Gout, reported in PMID:26784147 [E1]; reported in NCT006073."
+    problem = rationale_problem(made_up, "Febuxostat", [], "Gout", [], ids={"DB04854"})
+    assert problem is not None and "NCT006073, PMID:26784147" in problem
+    given = {"DB04854", "PMID:26784147", "NCT006073"}
+    assert rationale_problem(made_up, "Febuxostat", [], "Gout", [], ids=given) is None
 
 
 def test_a_rationale_naming_what_it_was_never_shown_fails() -> None:

@@ -134,6 +134,7 @@ def check_answer(
     names = {c.id: c.name for c in task.candidates}
     condition_of = {c.id: c.condition for c in task.candidates}
     conditions = {e.id: e.name for e in task.patient.conditions}
+    words_shown = shown_words(task)
     removed = 0
     choices: list[Choice] = []
     for raw in answer.choices:
@@ -155,7 +156,7 @@ def check_answer(
                 [n for i, n in conditions.items() if i != condition_of.get(drug)],
                 cited=kept,
                 ids=_ids_shown(drug, condition_of.get(drug), task, kept),
-                shown=shown_words(task),
+                shown=words_shown,
             )
             if problem is not None:
                 items = [e for e in task.evidence if e.id in kept]

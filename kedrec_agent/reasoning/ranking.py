@@ -43,9 +43,14 @@ def support_weights(task: ReasoningTask) -> dict[str, float]:
     return {c.id: weights.get(c.id, 0.0) for c in task.candidates}
 
 
+def ranked_by_ranker(task: ReasoningTask) -> bool:
+    """Whether every candidate (there is at least one) has a learned-ranker probability."""
+    return bool(task.candidates) and all(c.probability is not None for c in task.candidates)
+
+
 def evidence_weights(task: ReasoningTask) -> dict[str, float]:
     """Every candidate's ranker probability if all have one, else :func:`support_weights`."""
-    if task.candidates and all(c.probability is not None for c in task.candidates):
+    if ranked_by_ranker(task):
         return {c.id: c.probability or 0.0 for c in task.candidates}
     return support_weights(task)
 
@@ -73,7 +78,7 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     """
     weight = evidence_weights(task)
     given = {c.id: n for n, c in enumerate(task.candidates)}
-    ranker = all(c.probability is not None for c in task.candidates)
+    ranker = ranked_by_ranker(task)
     if ranker:
         order = sorted(
             task.candidates,

@@ -195,7 +195,7 @@ def test_with_the_ranker_the_prompt_shows_its_probabilities_and_departures_are_c
     departed = [t for t in tasks if report.chosen[t.task_id] not in (None, tops[t.task_id])]
     assert report.departed == len(departed)
     assert report.departed_right == sum(report.chosen[t.task_id] == t.positive for t in departed)
-    assert report.departed_wrong == sum(tops[t.task_id] == t.positive for t in departed)
+    assert report.departed_ranker_right == sum(tops[t.task_id] == t.positive for t in departed)
     assert "departed from it on" in report.summary("adapter")
     assert evaluate_selection(tasks, sources, tiny_model, progress=False).ranked == 0
 

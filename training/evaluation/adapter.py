@@ -23,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from kedrec_agent.reasoning.backends import Backend
+from kedrec_agent.reasoning.ranking import ranked_by_ranker
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask
 from training.evaluation.exprxrec import cached_visible_tasks, subset
@@ -38,7 +39,7 @@ class SelectionReport:
     ``unavailable`` counts the tasks left out because their evidence could not be gathered.
     Where the prompt shows the learned ranker's probabilities, ``ranker_correct`` counts
     the tasks its top candidate is right on, and ``departed`` those the model chose another
-    candidate on: ``departed_right`` of them it was right, ``departed_wrong`` the ranker was.
+    candidate on: ``departed_right`` of them it was right, ``departed_ranker_right`` the ranker was.
     """
 
     tasks: int = 0
@@ -52,7 +53,7 @@ class SelectionReport:
     ranker_correct: int = 0
     departed: int = 0
     departed_right: int = 0
-    departed_wrong: int = 0
+    departed_ranker_right: int = 0
     chosen: dict[str, str | None] = field(default_factory=dict)
 
     def add_departure(self, task: Task, visible: ReasoningTask, chosen: str | None) -> None:
@@ -65,7 +66,7 @@ class SelectionReport:
         if chosen is not None and chosen != top:
             self.departed += 1
             self.departed_right += chosen == task.positive
-            self.departed_wrong += top == task.positive
+            self.departed_ranker_right += top == task.positive
 
     @property
     def accuracy(self) -> float:
@@ -84,7 +85,7 @@ class SelectionReport:
             line += (
                 f"; ranker {self.ranker_correct}/{self.ranked}, departed from it on "
                 f"{self.departed} (right {self.departed_right}, ranker right "
-                f"{self.departed_wrong})"
+                f"{self.departed_ranker_right})"
             )
         return line
 
@@ -101,7 +102,7 @@ class SelectionReport:
                     "ranker_accuracy": round(self.ranker_correct / self.ranked, 4),
                     "departed": self.departed,
                     "departed_right": self.departed_right,
-                    "departed_ranker_right": self.departed_wrong,
+                    "departed_ranker_right": self.departed_ranker_right,
                 }
                 if self.ranked
                 else {}
@@ -111,7 +112,7 @@ class SelectionReport:
 
 def ranker_choice(visible: ReasoningTask) -> str | None:
     """The candidate with the ranker's highest probability (``None``: no probabilities)."""
-    if not visible.candidates or any(c.probability is None for c in visible.candidates):
+    if not ranked_by_ranker(visible):
         return None
     return max(visible.candidates, key=lambda c: c.probability or 0.0).id
 

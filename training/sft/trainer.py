@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedrec_agent.config import Settings, get_settings
 from kedrec_agent.errors import ConfigError, InvalidInputError, KedrecError
+from kedrec_agent.reasoning.ranking import ranked_by_ranker
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_uncached, model_path
 from training.configs import SFTSettings
 from training.sft.examples import build_dataset, read_traces
@@ -353,11 +354,7 @@ def train_adapter(
             adapter_bytes=adapter_bytes,
             data_hash=data_hash,
             teachers=sorted({t.teacher for t in records}),
-            ranker_shown=sum(
-                1
-                for t in records
-                if all(c.probability is not None for c in t.reasoning_task.candidates)
-            ),
+            ranker_shown=sum(ranked_by_ranker(t.reasoning_task) for t in records),
             base_model=str(model.path),
             config=config,
             weights_sha256=file_hash(out_dir / "adapter_model.safetensors"),

@@ -16,6 +16,9 @@
    `bench` extra installs it; it is skipped with the reason if missing).
 
 Usage: python bench/llm.py [--quick]
+
+``--quick`` (the small form ``make test`` runs) uses fewer, shorter tasks and, on a CPU
+without native bf16, times only the two float32 configurations.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import torch
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import ConfigError
-from kedrec_agent.hardware import in_own_thread
+from kedrec_agent.hardware import fast_bf16, in_own_thread
 from kedrec_agent.reasoning.local import CACHE, LocalBackend
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel, load_model, packaged_gguf
@@ -271,14 +274,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     threads = torch.get_num_threads()
     best: float = 0.0
+    configurations = [
+        ("float32", "none"),
+        ("float32", "bf16-decode"),
+        ("bfloat16", "none"),
+        ("bfloat16", "int4"),
+    ]
+    if args.quick and not fast_bf16("cpu"):  # emulated bf16 prefill takes minutes: smoke only
+        configurations = configurations[:2]
     models = [
         load_model(replace(settings, model_dtype=dtype, model_quant=quant))
-        for dtype, quant in (
-            ("float32", "none"),
-            ("float32", "bf16-decode"),
-            ("bfloat16", "none"),
-            ("bfloat16", "int4"),
-        )
+        for dtype, quant in configurations
     ]
     prompt, _ = Reasoner(models[0]).prompt(task(0))
     for model in models:  # decoding first: log-likelihood scoring (node) leaves a thread

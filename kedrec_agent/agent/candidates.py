@@ -3,10 +3,10 @@
 Left out before the model sees them, so that a safe alternative takes their place rather
 than a warning: the candidates of a condition a current medication already treats (the
 answer says so), drugs the patient takes, drugs the patient is allergic to (directly or by
-MeSH class), and adjuncts that are never given on their own (a beta-lactamase inhibitor
-such as clavulanic acid, a renal dehydropeptidase inhibitor such as cilastatin, a
-decarboxylase inhibitor such as carbidopa: the graph lists them as treating what their
-partner drug treats).
+MeSH class, unless they may only cross-react: those are cautioned), and adjuncts that are
+never given on their own (a beta-lactamase inhibitor such as clavulanic acid, a renal
+dehydropeptidase inhibitor such as cilastatin, a decarboxylase inhibitor such as carbidopa:
+the graph lists them as treating what their partner drug treats).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kedrec_agent.kg.evidence import KGEvidence
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.safety.checks import SafetyWarning, allergy_conflict
 from kedrec_agent.safety.classes import DrugClasses
+from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
 
 ADJUNCT_CLASSES = {
     "EPC:N0000175930": "a beta-lactamase inhibitor",
@@ -70,6 +71,7 @@ def usable_candidates(
         tables: the drugs' pharmacologic classes (adjuncts).
     """
     treated = evidence.treated()
+    allergic = allergens(allergies, name_of, classes, tables)
     kept, vetoes, adjuncts = [], {}, {}
     for cand in evidence.candidates:
         drug = cand.drug.local_id
@@ -79,8 +81,14 @@ def usable_candidates(
         if (kind := adjunct_class(drug, tables)) is not None:
             adjuncts[drug] = f"{name} was not proposed: {kind}, given only with a partner drug."
             continue
+        # a drug that may only cross-react (a thiazide, "allergic to sulfa") is cautioned
+        cross = cross_reactivity(drug, name, allergic, tables, classes) is not None
         conflict = next(
-            (m for a in allergies if (m := allergy_conflict(drug, name, a, name_of, classes))),
+            (
+                m
+                for a in allergies
+                if (m := allergy_conflict(drug, name, a, name_of, classes, cross))
+            ),
             None,
         )
         if conflict is None:

@@ -21,6 +21,7 @@ from kedrec_agent.kg.relations import gene_role, parse_relation
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.schema import Candidate, Evidence, PatientView, ReasoningTask, Topic
+from kedrec_agent.safety.comorbidity import Caution
 from kedrec_agent.safety.severity import Level
 
 EVIDENCE_VERSION = "evidence-v5"
@@ -173,7 +174,7 @@ def reasoning_task(
     max_choices: int = 3,
     interacting: Mapping[str, Level] | None = None,
     probabilities: Mapping[str, Mapping[str, float]] | None = None,
-    cautions: Mapping[str, str] | None = None,
+    cautions: Mapping[str, Caution] | None = None,
     classes: Mapping[str, Sequence[str]] | None = None,
     tables: DrugTables | None = None,
 ) -> ReasoningTask:
@@ -206,6 +207,7 @@ def reasoning_task(
             continue
         drug = _label(cand.drug)
         condition = names.get(cand.condition, cand.condition)
+        caution = cautions.get(drug_id)
         candidates.append(
             Candidate(
                 id=drug_id,
@@ -214,7 +216,8 @@ def reasoning_task(
                 condition=cand.condition,
                 rank=len(candidates) if kg.ranked else None,
                 indicated=bool(cand.edges),
-                caution=cautions.get(drug_id),
+                caution=caution.message if caution else None,
+                caution_strength="weak" if caution and not caution.strong else "strong",
                 classes=list((classes or {}).get(drug_id, ())),
                 probability=probabilities.get(cand.condition, {}).get(drug_id),
             )

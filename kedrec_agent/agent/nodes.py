@@ -35,7 +35,7 @@ from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.schema import EntityRef, PatientView, ReasoningTask, Recommendation
 from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
-from kedrec_agent.safety.comorbidity import comorbidity_cautions
+from kedrec_agent.safety.comorbidity import Caution, comorbidity_cautions
 from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
 from kedrec_agent.safety.severity import worst_with
 from kedrec_agent.services import Services
@@ -397,29 +397,34 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     return update
 
 
-def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
-    """Per candidate, why an alternative should go first: every caution, joined."""
-    found: dict[str, list[str]] = {}
+def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, Caution]:
+    """Per candidate, why an alternative should go first: its cautions joined, strong if one is."""
+    found: dict[str, list[Caution]] = {}
     for kind in (_allergy_cautions, _comorbidity_cautions):
-        for drug, message in kind(state, evidence, services).items():
-            found.setdefault(drug, []).append(message)
-    return {drug: " ".join(messages) for drug, messages in found.items()}
+        for drug, caution in kind(state, evidence, services).items():
+            found.setdefault(drug, []).append(caution)
+    return {
+        drug: Caution(" ".join(c.message for c in each), any(c.strong for c in each))
+        for drug, each in found.items()
+    }
 
 
-def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
+def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, Caution]:
     """Per candidate, a cross-reactive allergy (a cephalosporin after a penicillin allergy)."""
-    tables = _drug_tables(services)
-    allergic = allergens(
-        state.allergies, services.linker().name_of, _drug_classes(services), tables
-    )
+    tables, classes = _drug_tables(services), _drug_classes(services)
+    allergic = allergens(state.allergies, services.linker().name_of, classes, tables)
     found = {
-        c.drug.local_id: cross_reactivity(c.drug.local_id, c.drug.label or "", allergic, tables)
+        c.drug.local_id: cross_reactivity(
+            c.drug.local_id, c.drug.label or "", allergic, tables, classes
+        )
         for c in evidence.candidates
     }
-    return {drug: message for drug, message in found.items() if message}
+    return {drug: Caution(message) for drug, message in found.items() if message}
 
 
-def _comorbidity_cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, str]:
+def _comorbidity_cautions(
+    state: State, evidence: KGEvidence, services: Services
+) -> dict[str, Caution]:
     """Per candidate, another condition of the patient it can worsen (SIDER, its class)."""
     if len(state.conditions) < 2:
         return {}
@@ -459,6 +464,8 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
     recommendation = Recommendation.model_validate(state.recommendation)
     evidence = KGEvidence.model_validate(state.evidence)
     classes = _drug_classes(services)
+    usable = KGEvidence.model_validate(state.usable) if state.usable else evidence
+    allergy = _allergy_cautions(state, usable, services)
     checked, warnings = check_recommendation(
         recommendation,
         state.medications,
@@ -467,17 +474,17 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
         services.linker().name_of,
         classes,
         services.severities(),
+        cross_reactive=allergy,
     )
-    usable = KGEvidence.model_validate(state.usable) if state.usable else evidence
-    cautioned: tuple[tuple[Literal["allergy", "comorbidity"], dict[str, str]], ...] = (
-        ("allergy", _allergy_cautions(state, usable, services)),
+    cautioned: tuple[tuple[Literal["allergy", "comorbidity"], dict[str, Caution]], ...] = (
+        ("allergy", allergy),
         ("comorbidity", _comorbidity_cautions(state, usable, services)),
     )
     for kind, cautions in cautioned:
         warnings += [
-            SafetyWarning(kind=kind, severity="warning", drug_id=c.drug_id, message=message)
+            SafetyWarning(kind=kind, severity="warning", drug_id=c.drug_id, message=found.message)
             for c in checked.choices
-            if (message := cautions.get(c.drug_id))
+            if (found := cautions.get(c.drug_id))
         ]
     update = {
         "recommendation": checked.model_dump(),

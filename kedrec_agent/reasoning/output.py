@@ -43,6 +43,7 @@ from kedrec_agent.reasoning.gate import (
 from kedrec_agent.reasoning.prompts import LABELS, PROMPT_VERSION, SYSTEM
 from kedrec_agent.reasoning.ranking import SIMILAR, avoid, evidence_weights, ranked_candidates
 from kedrec_agent.reasoning.schema import (
+    Candidate,
     Choice,
     Evidence,
     ModelAnswer,
@@ -233,42 +234,116 @@ def fallback(task: ReasoningTask, problem: str, removed: int = 0) -> Recommendat
 
 
 def with_alternatives(task: ReasoningTask, recommendation: Recommendation) -> Recommendation:
-    """The answer with similarly supported, safe alternatives after its choices.
+    """The answer with similarly supported, safe alternatives, before a choice to avoid.
 
-    A condition's options are the model's choices plus, up to ``task.max_choices`` in all,
-    the next candidates in the ranked order (:func:`~kedrec_agent.reasoning.ranking.
-    ranked_candidates`) that have evidence, at least :data:`~kedrec_agent.reasoning.
-    ranking.SIMILAR` of the best choice's weight, and nothing to avoid (no major
-    interaction with a current medication or an earlier choice, no caution). Their
-    rationale is a summary of their evidence, marked as such (``alternative`` and
-    ``templated``). An abstention, a fallback (already ranked) or an empty answer is
-    returned as it is; so is the confidence.
+    A condition's options are the model's choices plus the next candidates in the ranked
+    order (:func:`~kedrec_agent.reasoning.ranking.ranked_candidates`) that have evidence, at
+    least :data:`~kedrec_agent.reasoning.ranking.SIMILAR` of the best choice's weight, and
+    nothing to avoid (no major interaction with a current medication or an earlier choice,
+    no caution). Their rationale is a summary of their evidence, marked as such
+    (``alternative`` and ``templated``).
+
+    A choice to avoid (:func:`~kedrec_agent.reasoning.ranking.avoid`) goes behind the
+    similarly supported options less to avoid, as in the ranked order: the clinician sees
+    the safe alternative first, not a warning. Each such choice makes room for one more
+    alternative; the options are then cut to ``task.max_choices``, so an avoided choice
+    may fall off behind safe ones. The confidence is then the ranker's for the options kept
+    (unchanged without a ranker). An abstention, a fallback (already ranked) or an empty
+    answer is returned as it is.
     """
     if recommendation.fallback or not recommendation.choices:
         return recommendation
     weight = evidence_weights(task)
-    chosen = {c.drug_id for c in recommendation.choices}
-    floor = SIMILAR * max(weight.get(c.drug_id, 0.0) for c in recommendation.choices)
-    room = task.max_choices - len(recommendation.choices)
+    by_id = {c.id: c for c in task.candidates}
+    chosen = recommendation.choices
+    floor = SIMILAR * max(weight.get(c.drug_id, 0.0) for c in chosen)
+    taken = {c.drug_id for c in chosen}
+    room = task.max_choices - len(chosen) + sum(bool(avoid(by_id[d])) for d in taken)
+    worst = max(avoid(by_id[d]) for d in taken)
     extra: list[Choice] = []
     for cand in ranked_candidates(task):
         if len(extra) >= room:
             break
         items = [e for e in task.evidence if cand.id in e.drugs]
-        if cand.id in chosen or not items or avoid(cand) or weight[cand.id] < floor:
+        if cand.id in taken or not items or weight[cand.id] < floor:
+            continue
+        if avoid(cand) and avoid(cand) >= worst:  # only less to avoid than every choice
             continue
         extra.append(
             Choice(
                 drug_id=cand.id,
                 drug_name=cand.name,
-                rationale=f"Alternative to {recommendation.choices[0].drug_name} (a summary "
-                f"of its evidence, not the model's text): {evidence_facts(items)}",
+                rationale=f"(a summary of its evidence, not the model's text): "
+                f"{evidence_facts(items)}",
                 evidence_ids=[e.id for e in items],
                 templated=True,
                 alternative=True,
             )
         )
-    return recommendation.model_copy(update={"choices": [*recommendation.choices, *extra]})
+    options = _safer_first([*chosen, *extra], by_id, weight)[: task.max_choices]
+    options = [_introduced(c, options, chosen, by_id) if c.alternative else c for c in options]
+    calibrated = ranker_confidence(task, options) if options != chosen else None
+    update: dict[str, Any] = {"choices": options}
+    if calibrated is not None:
+        update["confidence"] = min(recommendation.confidence, calibrated)
+    return recommendation.model_copy(update=update)
+
+
+def _introduced(
+    alternative: Choice, options: list[Choice], chosen: list[Choice], by_id: dict[str, Candidate]
+) -> Choice:
+    """The alternative's rationale headed by what it is: preferred to a choice to avoid, or not.
+
+    The choice to avoid is the model's first that it now precedes (or that fell off); the
+    reason is shown in full when that choice is no longer listed (it has no warning then).
+    """
+    here = options.index(alternative)
+    listed = {c.drug_id: i for i, c in enumerate(options)}
+    worse = next(
+        (
+            c
+            for c in chosen
+            if avoid(by_id[c.drug_id]) and listed.get(c.drug_id, len(options)) > here
+        ),
+        None,
+    )
+    if worse is None:
+        head = f"Alternative to {chosen[0].drug_name}"
+    else:
+        cand = by_id[worse.drug_id]
+        why = "a major interaction" if cand.interaction == "major" else "a caution"
+        if worse.drug_id in listed:
+            head = f"Preferred to {worse.drug_name}, which has {why} (see the warnings)"
+        else:
+            detail = (
+                cand.caution
+                if cand.interaction != "major"
+                else "with a current medication or another recommended drug"
+            )
+            head = f"Preferred to {worse.drug_name}, which has {why} ({detail})"
+    return alternative.model_copy(update={"rationale": f"{head} {alternative.rationale}"})
+
+
+def _safer_first(
+    options: list[Choice], by_id: dict[str, Candidate], weight: dict[str, float]
+) -> list[Choice]:
+    """Each option to avoid just behind the last similarly supported option less to avoid."""
+    order = list(options)
+    for choice in sorted(order, key=lambda c: avoid(by_id[c.drug_id])):
+        level = avoid(by_id[choice.drug_id])
+        if not level:
+            continue
+        safer = [
+            i
+            for i, other in enumerate(order)
+            if avoid(by_id[other.drug_id]) < level
+            and weight.get(other.drug_id, 0.0) >= SIMILAR * weight.get(choice.drug_id, 0.0)
+        ]
+        here = order.index(choice)
+        if safer and safer[-1] > here:
+            order.remove(choice)
+            order.insert(safer[-1], choice)  # the list shrank by one: just behind it
+    return order
 
 
 def recommendation_from_text(

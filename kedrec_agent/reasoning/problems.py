@@ -100,7 +100,10 @@ def recommend_per_condition(
             asked = sub if interacting is None else _avoiding(sub, chosen, interacting)
             raw = early[i].result() if early and asked == sub else answer(asked)
             result = with_alternatives(asked, raw)
-            chosen += [c.drug_id for c in result.choices if not c.alternative]
+            # the leading option is taken even when it is an alternative put before a choice
+            chosen += [
+                c.drug_id for i, c in enumerate(result.choices) if not i or not c.alternative
+            ]
             answers.append((condition, back, result))
     problems = [r.problem for _, _, r in answers if r.problem]
     return Recommendation(

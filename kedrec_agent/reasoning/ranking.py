@@ -55,9 +55,19 @@ def evidence_weights(task: ReasoningTask) -> dict[str, float]:
     return support_weights(task)
 
 
+MAJOR_INTERACTION = 4
+"""What a major interaction with a current medication (or an earlier choice) weighs."""
+
+CAUTION = {"strong": 2, "weak": 1}
+"""What a caution weighs in :func:`avoid`, by ``Candidate.caution_strength``: a Beers "avoid"
+or a boxed warning outweighs a side effect SIDER lists without a frequency (allopurinol's
+"cardiac failure" must not put febuxostat, boxed-warned for cardiovascular death, first)."""
+
+
 def avoid(candidate: Candidate) -> int:
-    """How much to avoid it: major interaction with a current medication 2, caution 1, summed."""
-    return 2 * (candidate.interaction == "major") + (candidate.caution is not None)
+    """How much to avoid it: :data:`MAJOR_INTERACTION` plus its :data:`CAUTION`, 0 if neither."""
+    caution = CAUTION[candidate.caution_strength] if candidate.caution is not None else 0
+    return MAJOR_INTERACTION * (candidate.interaction == "major") + caution
 
 
 def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
@@ -70,7 +80,8 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     when every candidate has one; otherwise the strongest evidence first (ties keep the given
     order). Either way a candidate to avoid (a major interaction with a current medication, or
     a ``caution`` such as a cephalosporin for a penicillin-allergic patient) is never ranked
-    above a similarly supported alternative less to avoid (:data:`SIMILAR` of its weight, see
+    above a similarly supported alternative less to avoid (:func:`avoid`: a weak caution is
+    less to avoid than a strong one) (:data:`SIMILAR` of its weight, see
     :func:`evidence_weights`; with the ranker, an indicated drug's alternatives are indicated
     drugs): it goes just behind the last such alternative. A drug with a moderate
     interaction gives its place to a same-class alternative without one

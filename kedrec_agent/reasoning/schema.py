@@ -79,6 +79,12 @@ class Candidate(BaseModel):
         description="why a similarly supported alternative should go first (a cross-reactive "
         "allergy class), if any",
     )
+    caution_strength: Literal["strong", "weak"] = Field(
+        default="strong",
+        description="how strongly its caution argues for an alternative: strong when a "
+        "guideline, a label or a class rule says so or the side effect has a reported "
+        "frequency; weak when the side effect is only listed (SIDER, no frequency)",
+    )
     indicated: bool = Field(
         default=False, description="it has an indication edge for its condition in the graph"
     )

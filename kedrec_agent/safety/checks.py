@@ -2,7 +2,8 @@
 
 * **Allergy** (veto): the drug is the allergen itself, belongs to an allergen class
   (``allergic to penicillins`` and amoxicillin, via the MeSH tree), or shares a close MeSH
-  class with an allergen drug (allergic to ampicillin, offered amoxicillin).
+  class with an allergen drug (allergic to ampicillin, offered amoxicillin), unless it is
+  in a group that only may cross-react (a thiazide for a "sulfa" allergy: a caution).
 * **Duplicate therapy** (veto): the patient already takes the drug.
 * **Interaction** (warning): a known interaction between the drug and a current medication
   or another recommended drug, with DrugBank's description where there is one and its
@@ -15,7 +16,7 @@ medication moves behind the choices without one; every finding is returned as a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -52,11 +53,20 @@ def allergy_conflict(
     allergy: str,
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
+    cross_reactive: bool = False,
 ) -> str | None:
-    """Why ``drug`` conflicts with ``allergy`` (the same drug, or its MeSH class), or None."""
+    """Why ``drug`` conflicts with ``allergy`` (the same drug, or its MeSH class), or None.
+
+    With ``cross_reactive`` (the drug is in a group that may cross-react with the allergy,
+    :mod:`kedrec_agent.safety.crossreactivity`) only the drug itself is a conflict: the
+    class finding is a caution. A thiazide is in MeSH's Sulfonamides, but a "sulfa" allergy
+    is to the antibiotics, and the thiazide is cautioned, not withheld.
+    """
     allergen = name_of(allergy) or allergy
     if allergy == drug_id:
         return f"{drug} is withheld: the patient is allergic to it."
+    if cross_reactive:
+        return None
     if allergy.startswith("MESH:"):
         if classes.member_of(drug, allergy):
             return f"{drug} is withheld: the patient is allergic to {allergen}, and it is one."
@@ -78,6 +88,7 @@ def check_recommendation(
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
     severities: SeverityTable | None = None,
+    cross_reactive: Collection[str] = (),
 ) -> tuple[Recommendation, list[SafetyWarning]]:
     """The recommendation without vetoed drugs, safest first, and every finding.
 
@@ -89,6 +100,8 @@ def check_recommendation(
         name_of: display name of an id.
         classes: the MeSH drug classes.
         severities: interaction severities (none: every severity is unknown).
+        cross_reactive: drugs whose allergy class finding is a cross-reactivity caution
+            (:func:`kedrec_agent.safety.crossreactivity.cross_reactivity`), not a veto.
     """
     warnings: list[SafetyWarning] = []
     kept = []
@@ -96,7 +109,16 @@ def check_recommendation(
         vetoes = [
             SafetyWarning(kind="allergy", severity="veto", drug_id=choice.drug_id, message=m)
             for allergy in allergies
-            if (m := allergy_conflict(choice.drug_id, choice.drug_name, allergy, name_of, classes))
+            if (
+                m := allergy_conflict(
+                    choice.drug_id,
+                    choice.drug_name,
+                    allergy,
+                    name_of,
+                    classes,
+                    choice.drug_id in cross_reactive,
+                )
+            )
         ]
         if choice.drug_id in medications:
             vetoes.append(

@@ -25,8 +25,10 @@ Example:
     >>> effects = SideEffects({"DB00999": {"gout": ("Gout", None)}}, {"MESH:D006073": "gout"})
     >>> found = comorbidity_cautions([("DB00999", "Hydrochlorothiazide", "MESH:D006973")],
     ...     ["MESH:D006973", "MESH:D006073"], {"MESH:D006073": "Gout"}, effects)
-    >>> found["DB00999"].split(" (")[0]
+    >>> found["DB00999"].message.split(" (")[0]
     'Comorbidity caution: Hydrochlorothiazide can cause gout'
+    >>> found["DB00999"].strong  # listed without a frequency
+    False
 """
 
 from __future__ import annotations
@@ -125,6 +127,32 @@ CLASS_CAUTIONS: dict[str, tuple[str, dict[str, str]]] = {
 criteria's drug-disease table and the drugs' labels: SIDER lists what a drug was seen to
 cause, not what its class is known to worsen (etoricoxib, an NSAID, is not in SIDER)."""
 
+DRUG_CAUTIONS: dict[str, dict[str, str]] = {
+    "DB04854": {  # febuxostat
+        "heart failure": "its label's boxed warning: more cardiovascular deaths than with "
+        "allopurinol in gout with cardiovascular disease (CARES); use it only when allopurinol "
+        "fails or cannot be taken",
+    },
+}
+"""Single drugs with a drug-disease caution their ATC class does not share (febuxostat's
+class, M04AA, holds allopurinol), by DrugBank id and :data:`VULNERABLE` group."""
+
+
+@dataclass(frozen=True)
+class Caution:
+    """Why a similarly supported alternative should go before a drug, and how strongly.
+
+    Attributes:
+        message: the caution, as shown with the drug.
+        strong: a guideline, label or class rule says so (AGS Beers, a boxed warning, a
+            cross-reactive allergy), or the side effect has a reported frequency; weak when
+            SIDER only lists it (allopurinol's "cardiac failure", no frequency).
+    """
+
+    message: str
+    strong: bool = True
+
+
 Effect = tuple[str, float | None]
 """A side effect as SIDER names it, and its highest reported frequency (0-1; None: unknown)."""
 
@@ -220,8 +248,12 @@ def comorbidity_cautions(
     effects: SideEffects,
     equivalents: Callable[[str], Iterable[str]] = lambda d: (d,),
     classes_of: Callable[[str], Iterable[str]] = lambda d: (),
-) -> dict[str, str]:
+) -> dict[str, Caution]:
     """Per candidate drug, the caution for the patient's conditions it can worsen.
+
+    A caution is strong when a class or drug rule (:data:`CLASS_CAUTIONS`,
+    :data:`DRUG_CAUTIONS`) gives it or SIDER reports the side effect's frequency, weak when
+    SIDER only lists it.
 
     Args:
         candidates: ``(drug id, drug name, condition it is proposed for)``.
@@ -248,11 +280,28 @@ def comorbidity_cautions(
         open_groups = {c: g for c, g in groups.items() if g not in own and c not in own}
         harms = effects.by_drug.get(drug_id, {})
         hits = [(c, *harms[g]) for c, g in open_groups.items() if g in harms]
-        messages = [_caution(label[drug_id], hits, names)] if hits else []
-        messages += _class_cautions(label[drug_id], classes_of(drug_id), open_groups, names)
+        ruled = _class_cautions(label[drug_id], classes_of(drug_id), open_groups, names)
+        ruled += _drug_cautions(drug_id, label[drug_id], open_groups, names)
+        messages = ([_caution(label[drug_id], hits, names)] if hits else []) + ruled
         if messages:
-            found[drug_id] = " ".join(messages)
+            reported = any(frequency is not None for _, _, frequency in hits)
+            found[drug_id] = Caution(" ".join(messages), strong=bool(ruled) or reported)
     return found
+
+
+def _drug_cautions(
+    drug_id: str, drug: str, groups: Mapping[str, str], names: Mapping[str, str]
+) -> list[str]:
+    """The drug's own :data:`DRUG_CAUTIONS` for the open ``groups``."""
+    reasons = DRUG_CAUTIONS.get(drug_id, {})
+    has = sorted({names.get(c, c) for c, g in groups.items() if g in reasons})
+    if not has:
+        return []
+    why = "; ".join(dict.fromkeys(reasons[g] for g in groups.values() if g in reasons))
+    return [
+        f"Comorbidity caution: {drug} and the patient's {', '.join(has)}: {why}; prefer an "
+        "alternative without this risk."
+    ]
 
 
 def _class_cautions(

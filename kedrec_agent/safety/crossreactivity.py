@@ -16,9 +16,12 @@ So such a drug for an allergic patient is not withheld: it carries a warning, an
 similarly supported alternative of another class goes before it (the same rule as a major
 interaction, :func:`kedrec_agent.reasoning.ranking.ranked_candidates`).
 
-Classes come from WHO ATC codes (``safety/atc_drugbank42.tsv`` via
-:class:`~kedrec_agent.ranking.tables.DrugTables`). The allergy is to a group when it is
-the group's MeSH class or a drug in it (MeSH tree or ATC).
+Classes come from WHO ATC codes and DrugCentral's EPC classes (``safety/atc_drugbank42.tsv``
+and ``safety/drugcentral2016_pharmacologic_classes.tsv`` via
+:class:`~kedrec_agent.ranking.tables.DrugTables`; the ATC table misses hydrochlorothiazide).
+The allergy is to a group when it is the group's MeSH class or a drug in it (MeSH tree, ATC
+or EPC). A sulfonamide outside the antibiotics and the listed groups (furosemide, in MeSH's
+Sulfonamides without an ATC code in the bundle) is cross-reactive too.
 """
 
 from __future__ import annotations
@@ -42,21 +45,29 @@ class AllergyRule:
 
     Attributes:
         mesh_class: the allergy's MeSH class.
-        atc_prefix: the ATC code prefix of the drugs in it (an allergy to one of them).
-        groups: cross-reacting ATC level-4 groups, each in words.
+        own: class id prefixes (ATC, DrugCentral EPC) of the drugs the allergy is to.
+        groups: cross-reacting classes (ATC level 4, EPC), each in words.
         risk: how likely a reaction is, and what to do, for the warning.
+        members: if set, how to name a drug of the MeSH class that is in none of ``own``'s
+            classes: it is cross-reactive, not the allergen (furosemide is in MeSH's
+            Sulfonamides; a "sulfa" allergy is to the antibiotics).
     """
 
     mesh_class: str
-    atc_prefix: str
+    own: tuple[str, ...]
     groups: dict[str, str]
     risk: str
+    members: str | None = None
 
+
+SULFA_ANTIBIOTICS = ("ATC:J01E", "EPC:N0000175503", "EPC:N0000175504")
+"""Sulfonamide antibacterials: ATC J01E, DrugCentral's Sulfonamide Antibacterial and
+Sulfonamide Antimicrobial classes."""
 
 RULES = (
     AllergyRule(
         PENICILLINS,
-        "ATC:J01C",
+        ("ATC:J01C",),
         {
             "ATC:J01DB": "a cephalosporin",
             "ATC:J01DC": "a cephalosporin",
@@ -71,16 +82,20 @@ RULES = (
     ),
     AllergyRule(
         SULFONAMIDES,
-        "ATC:J01E",
+        SULFA_ANTIBIOTICS,
         {
             "ATC:A10BB": "a sulfonylurea (a non-antibiotic sulfonamide)",
+            "EPC:N0000175608": "a sulfonylurea (a non-antibiotic sulfonamide)",
             "ATC:C03AA": "a thiazide (a non-antibiotic sulfonamide)",
+            "EPC:N0000175419": "a thiazide (a non-antibiotic sulfonamide)",
             "ATC:C03BA": "a thiazide-like diuretic (a non-antibiotic sulfonamide)",
+            "EPC:N0000175420": "a thiazide-like diuretic (a non-antibiotic sulfonamide)",
             "ATC:C03CA": "a sulfonamide loop diuretic",
         },
         "cross-reactivity with sulfonamide antibiotics is unlikely, but the sulfonylureas' "
         "labels list a sulfonamide allergy as a contraindication: check the reaction "
         "history, and prefer another class after a severe reaction.",
+        members="a non-antibiotic sulfonamide",
     ),
 )
 """The allergies checked (see the module)."""
@@ -105,24 +120,39 @@ def allergens(
             if (
                 allergy == rule.mesh_class
                 or classes.member_of(name, rule.mesh_class)
-                or any(c.startswith(rule.atc_prefix) for c in tables.classes_of(allergy))
+                or any(c.startswith(rule.own) for c in tables.classes_of(allergy))
             ):
                 found[rule] = name
     return found
 
 
-def cross_reactivity(drug_id: str, drug: str, found: Allergens, tables: DrugTables) -> str | None:
+def cross_reactivity(
+    drug_id: str,
+    drug: str,
+    found: Allergens,
+    tables: DrugTables,
+    classes: DrugClasses | None = None,
+) -> str | None:
     """The caution for ``drug`` given the patient's :func:`allergens` (``None``: none).
 
     Args:
         drug_id: the candidate's DrugBank id.
         drug: its name.
         found: the allergy rules the patient triggers, with the allergens' names.
-        tables: the drugs' ATC groups.
+        tables: the drugs' ATC and EPC classes.
+        classes: the MeSH tree, for a rule's ``members`` (none: not checked).
     """
-    groups = sorted(tables.classes_of(drug_id))
+    own = sorted(tables.classes_of(drug_id))
     for rule, allergen in found.items():
-        kind = next((rule.groups[c] for c in groups if c in rule.groups), None)
+        kind = next((rule.groups[c] for c in own if c in rule.groups), None)
+        if (
+            kind is None
+            and rule.members
+            and classes is not None
+            and not any(c.startswith(rule.own) for c in own)
+            and classes.member_of(drug, rule.mesh_class)
+        ):
+            kind = rule.members
         if kind is not None:
             return (
                 f"Allergy caution: {drug} is {kind} and the patient is allergic to "

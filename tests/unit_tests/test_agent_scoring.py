@@ -257,6 +257,35 @@ def test_a_sulfonylurea_for_a_sulfonamide_allergy_is_a_caution() -> None:
     )
 
 
+def test_a_non_antibiotic_sulfonamide_for_a_sulfa_allergy_is_cross_reactive() -> None:
+    # seen: furosemide and hydrochlorothiazide withheld for a "sulfa" allergy as members of
+    # MeSH's Sulfonamides; the bundle's ATC table lacks both (hydrochlorothiazide has an EPC)
+    tables = DrugTables.from_rows([("DB00999", "EPC:N0000175419"), ("DB00359", "EPC:N0000175503")])
+    tree = {SULFONAMIDES: ["D02.886.590"], "MESH:D005665": ["D02.886.590.300"],
+            "MESH:D013411": ["D02.886.590.700"], "MESH:D004976": ["D02.455"]}  # fmt: skip
+    names = {"furosemide": "MESH:D005665", "sulfadiazine": "MESH:D013411",
+             "ethacrynic acid": "MESH:D004976"}  # fmt: skip
+    classes = DrugClasses(names, tree, {})
+    found = allergens([SULFONAMIDES], {SULFONAMIDES: "Sulfonamides"}.get, classes, tables)
+    furosemide = cross_reactivity("DB00695", "Furosemide", found, tables, classes)
+    assert furosemide and "a non-antibiotic sulfonamide" in furosemide
+    thiazide = cross_reactivity("DB00999", "Hydrochlorothiazide", found, tables, classes)
+    assert thiazide and "a thiazide" in thiazide  # by its EPC class
+    # the antibiotic is the allergen (withheld by the safety check), not a caution
+    assert cross_reactivity("DB00359", "Sulfadiazine", found, tables, classes) is None
+    assert cross_reactivity("DB00903", "Ethacrynic acid", found, tables, classes) is None
+    # so the model may still choose furosemide (cautioned), never sulfadiazine
+    cands = [_cand("DB00695", True), _cand("DB00359", True)]
+    for cand, label in zip(cands, ("Furosemide", "Sulfadiazine"), strict=True):
+        cand.drug = Entity(id=cand.drug.id, label=label)
+    usable = usable_candidates(
+        KGEvidence(candidates=cands, interactions=[]), [SULFONAMIDES],
+        {SULFONAMIDES: "Sulfonamides"}.get, classes, tables,
+    )  # fmt: skip
+    assert [c.drug.local_id for c in usable.evidence.candidates] == ["DB00695"]
+    assert [v.drug_id for v in usable.vetoes] == ["DB00359"]
+
+
 def test_a_major_interaction_goes_behind_a_caution_which_goes_behind_a_safe_drug() -> None:
     def cand(drug: str, rank: int, **kw: Any) -> Candidate:
         return Candidate(id=drug, name=drug, rank=rank, indicated=True, probability=0.99, **kw)
@@ -351,6 +380,64 @@ def test_safe_similarly_supported_alternatives_follow_the_models_choice() -> Non
     assert with_alternatives(task, abstained).choices == []
     task.max_choices = 1
     assert [c.drug_id for c in with_alternatives(task, answer).choices] == ["CHOSEN"]
+
+
+def test_a_weak_caution_goes_before_a_strong_one() -> None:
+    def cand(drug: str, rank: int, **kw: Any) -> Candidate:
+        return Candidate(id=drug, name=drug, rank=rank, indicated=True, probability=0.9, **kw)
+
+    # febuxostat (boxed warning in heart failure) before allopurinol (SIDER lists "cardiac
+    # failure", no frequency): the weakly cautioned drug goes first
+    task = _task(
+        cand("BOXED", 0, caution="boxed warning"),
+        cand("LISTED", 1, caution="listed", caution_strength="weak"),
+    )
+    assert [c.id for c in ranked_candidates(task)] == ["LISTED", "BOXED"]
+    task.candidates[0].caution = None
+    assert [c.id for c in ranked_candidates(task)] == ["BOXED", "LISTED"]
+
+
+def test_a_safe_alternative_goes_before_the_models_choice_to_avoid() -> None:
+    def cand(drug: str, rank: int, probability: float, **kw: Any) -> Candidate:
+        return Candidate(id=drug, name=drug, rank=rank, indicated=True, probability=probability,
+                         **kw)  # fmt: skip
+
+    task = _task(
+        cand("SAFE", 0, 0.6),
+        cand("NSAID", 1, 0.8, caution="Comorbidity caution: NSAID in heart failure"),
+        cand("OTHER", 2, 0.5),
+    )
+    task.max_choices = 3
+    answer = Recommendation(
+        choices=[Choice(drug_id="NSAID", drug_name="NSAID", rationale="r", evidence_ids=["E2"])],
+        confidence=0.8,
+        fallback=False,
+        prompt_version="test",
+    )
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["SAFE", "OTHER", "NSAID"]
+    assert options.choices[0].rationale.startswith("Preferred to NSAID, which has a caution")
+    assert options.choices[1].rationale.startswith("Preferred to NSAID")  # 0.5 >= 0.8 / 2
+    # no room: the choice to avoid falls off behind the safe options; the confidence is
+    # theirs, and the reason is shown in full
+    task.max_choices = 1
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["SAFE"] and options.confidence == 0.6
+    assert "(Comorbidity caution: NSAID in heart failure)" in options.choices[0].rationale
+    # a safe choice keeps its place; an unsupported alternative does not displace one to avoid
+    # an option with a weak caution is less to avoid than the model's choice: it goes first
+    task.candidates[0].caution, task.candidates[0].caution_strength = "listed", "weak"
+    task.max_choices = 3
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["OTHER", "SAFE", "NSAID"]
+    task.candidates[0].caution = None
+    task.candidates[0].probability = task.candidates[2].probability = 0.3
+    task.max_choices = 3
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["NSAID"] and options.confidence == 0.8
+    task.candidates[2].probability = 0.5
+    options = with_alternatives(task, answer)
+    assert [c.drug_id for c in options.choices] == ["OTHER", "NSAID"]
 
 
 def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> None:

@@ -243,7 +243,9 @@ def test_constrained_answers_of_a_random_model_are_valid_json_of_the_schema(
     task = _task(evidence=4, max_choices=2)
     reasoner = Reasoner(tiny, max_new_tokens=120)
     messages, shown = reasoner.messages(task)
-    answer = LocalBackend.of(tiny).answer(messages, task_schema(task, shown), 120)
+    # room for the longest answer the schema allows (two rationales of up to 300 characters,
+    # a token each at worst): a random model may fill them
+    answer = LocalBackend.of(tiny).answer(messages, task_schema(task, shown), 1000)
     assert answer.constrained
     data = json.loads(answer.text)  # whole, valid JSON: no repair needed
     about = {e.id: set(e.drugs) for e in task.evidence}

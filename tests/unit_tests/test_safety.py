@@ -63,6 +63,20 @@ def test_related_allergen_drug_and_same_drug_are_withheld() -> None:
     assert [c.drug_id for c in kept.choices] == ["DB00722"] and not warnings
 
 
+def test_a_cross_reactive_class_member_is_not_withheld_but_the_allergen_is() -> None:
+    # amoxicillin is in MeSH's Penicillins; were it only cross-reactive (as a thiazide is
+    # to a "sulfa" allergy), its class finding is the caution's, not a veto
+    rec = _rec("DB01060", "DB00722")
+    kept, warnings = check_recommendation(
+        rec, [], ["MESH:D010406"], [], NAMES.get, CLASSES, cross_reactive={"DB01060"}
+    )
+    assert [c.drug_id for c in kept.choices] == ["DB01060", "DB00722"] and not warnings
+    kept, warnings = check_recommendation(
+        rec, [], ["DB01060"], [], NAMES.get, CLASSES, cross_reactive={"DB01060"}
+    )
+    assert [c.drug_id for c in kept.choices] == ["DB00722"] and warnings[0].kind == "allergy"
+
+
 def test_duplicate_therapy_is_withheld_and_interactions_warn() -> None:
     ddi = Interaction(
         drug_a=Entity(id="Compound::DB00722", label="Lisinopril"),
@@ -229,11 +243,13 @@ def test_a_drug_that_can_worsen_another_condition_is_cautioned(tmp_path: Path) -
     ]
     found = comorbidity_cautions(candidates, [diabetes, hypertension, ckd, gout], names, effects)
     assert set(found) == {"DB00331", "DB00999"}
-    assert "acute prerenal failure" in found["DB00331"]
-    assert "Renal Insufficiency, Chronic" in found["DB00331"]
-    assert (
-        "hyperuricaemia (up to 2% of patients)" in found["DB00999"] and "Gout" in found["DB00999"]
-    )
+    metformin, thiazide = found["DB00331"], found["DB00999"]
+    assert "acute prerenal failure" in metformin.message
+    assert "Renal Insufficiency, Chronic" in metformin.message
+    assert "hyperuricaemia (up to 2% of patients)" in thiazide.message
+    assert "Gout" in thiazide.message
+    # a reported frequency makes a strong caution; a bare SIDER listing a weak one
+    assert thiazide.strong and not metformin.strong
     # without the comorbidity there is no caution
     assert comorbidity_cautions(candidates, [diabetes, hypertension], names, effects) == {}
     # a drug proposed for a condition of the group is not cautioned for it
@@ -256,9 +272,11 @@ def test_a_drug_whose_class_worsens_another_condition_is_cautioned(tmp_path: Pat
         classes_of=lambda d: classes.get(d, set()),
     )  # fmt: skip
     assert set(found) == {"DB01628", "DB00222"}
-    assert found["DB01628"].startswith("Comorbidity caution: Etoricoxib is an NSAID (M01AH)")
-    assert "Renal Insufficiency, Chronic" in found["DB01628"] and "CrCl < 30" in found["DB01628"]
-    assert "hypoglycaemia" in found["DB00222"]
+    nsaid = found["DB01628"].message
+    assert nsaid.startswith("Comorbidity caution: Etoricoxib is an NSAID (M01AH)")
+    assert "Renal Insufficiency, Chronic" in nsaid and "CrCl < 30" in nsaid
+    assert "hypoglycaemia" in found["DB00222"].message
+    assert found["DB01628"].strong and found["DB00222"].strong  # a class rule is strong
     # no kidney disease, no class caution
     assert (
         comorbidity_cautions(
@@ -266,3 +284,16 @@ def test_a_drug_whose_class_worsens_another_condition_is_cautioned(tmp_path: Pat
         )
         == {}
     )
+
+
+def test_febuxostat_is_cautioned_in_heart_failure_by_its_boxed_warning(tmp_path: Path) -> None:
+    effects = _side_effects(tmp_path)
+    gout, heart_failure = "MESH:D006073", "MESH:D006333"
+    names = {gout: "Gout", heart_failure: "Heart Failure"}
+    candidates = [("DB04854", "Febuxostat", gout), ("DB00437", "Allopurinol", gout)]
+    found = comorbidity_cautions(candidates, [gout, heart_failure], names, effects)
+    assert set(found) == {"DB04854"} and found["DB04854"].strong
+    assert (
+        "boxed warning" in found["DB04854"].message and "Heart Failure" in found["DB04854"].message
+    )
+    assert comorbidity_cautions(candidates, [gout], names, effects) == {}

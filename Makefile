@@ -52,7 +52,7 @@ lint: install
 	$(BIN)/mkdocs build --strict --quiet
 
 test-only:
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
 
 test: setup lint test-only
 

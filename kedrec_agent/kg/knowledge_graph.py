@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations, islice
@@ -46,6 +47,9 @@ MAX_INTERACTION_DRUGS = 50
 # Rows read from one template query, whatever the store returns (the templates that can
 # grow with the graph have their own LIMIT below this; Oxigraph stops at the cap).
 MAX_ROWS = 10_000
+DISEASE_EDGES_CACHED = 32
+"""Concepts whose disease-gene edges a graph keeps (a patient's conditions, an evaluation's
+current disease)."""
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,7 @@ class KnowledgeGraph:
         self.hierarchy = hierarchy
         self.exclusions = ExclusionSet.build(exclusions, equivalences)
         self._labels: dict[str, str | None] = {}
+        self._disease_edges: OrderedDict[str, list[ResultRow]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> KnowledgeGraph:
@@ -180,6 +185,20 @@ class KnowledgeGraph:
             raise
         except (OSError, ValueError) as exc:
             raise StoreUnavailableError(f"Knowledge-graph query failed: {exc}") from exc
+
+    def _disease_gene_edges(self, concept: str) -> list[ResultRow]:
+        """The gene edges of a concept's diseases (:data:`queries.DISEASE_GENE_EDGES`).
+
+        Kept for the last :data:`DISEASE_EDGES_CACHED` concepts: every candidate's paths
+        join them.
+        """
+        rows = self._disease_edges.get(concept)
+        if rows is None:
+            rows = self._select(queries.DISEASE_GENE_EDGES, concept=concept)
+            self._disease_edges[concept] = rows
+            while len(self._disease_edges) > DISEASE_EDGES_CACHED:
+                self._disease_edges.popitem(last=False)
+        return rows
 
     def _visible(self, rows: Iterable[R]) -> list[R]:
         return [row for row in rows if not any(map(self.exclusions.blocks, row.edges))]
@@ -265,29 +284,28 @@ class KnowledgeGraph:
         if not 1 <= limit <= 500:
             raise InvalidInputError("limit must be between 1 and 500")
         drug = Entity(id=drug_entity(drug_id), label=self.drug_label(drug_id))
-        found = self._select(
-            queries.MECHANISM_PATHS,
-            drug=vocab.entity_iri(drug.id),
-            concept=self.concept_iri(disease_id),
-        )
+        by_gene: dict[tuple[str, str | None], list[ResultRow]] = {}
+        for r in self._disease_gene_edges(self.concept_iri(disease_id)):
+            by_gene.setdefault((str(r.gene), _text(r.geneLabel)), []).append(r)
         paths = []
-        for r in found:
-            gene = _entity(r.gene, r.geneLabel)
-            disease = _entity(r.disease, r.diseaseLabel)
-            first = _edge(drug, r.r1, gene, r.f1)
-            second = _edge(disease, r.r2, gene, r.f2)
-            score = _weight(first.relation, _DRUG_GENE_WEIGHT) * _weight(
-                second.relation, _DISEASE_GENE_WEIGHT
-            )
-            paths.append(
-                MechanismPath(
-                    drug=drug,
-                    gene=gene,
-                    disease=disease,
-                    score=round(score, 4),
-                    edges=[first, second],
+        for d in self._select(queries.DRUG_GENES, drug=vocab.entity_iri(drug.id)):
+            for r in by_gene.get((str(d.gene), _text(d.geneLabel)), ()):
+                gene = _entity(r.gene, r.geneLabel)
+                disease = _entity(r.disease, r.diseaseLabel)
+                first = _edge(drug, d.rel, gene, d.forward)
+                second = _edge(disease, r.rel, gene, r.forward)
+                score = _weight(first.relation, _DRUG_GENE_WEIGHT) * _weight(
+                    second.relation, _DISEASE_GENE_WEIGHT
                 )
-            )
+                paths.append(
+                    MechanismPath(
+                        drug=drug,
+                        gene=gene,
+                        disease=disease,
+                        score=round(score, 4),
+                        edges=[first, second],
+                    )
+                )
         paths = self._visible(paths)
         actions: dict[str, set[str]] = {}
         for path in paths:  # the DGIdb edge saying what the drug does, if any

@@ -12,6 +12,7 @@ from rdflib import Literal
 
 from kedrec_agent.config import Settings
 from kedrec_agent.errors import InvalidInputError
+from kedrec_agent.kg import queries, vocab
 from kedrec_agent.kg.build import count_triples
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.kg.models import Row
@@ -107,6 +108,26 @@ def test_mechanism_paths_are_bounded_and_ranked(tiny_kg: KnowledgeGraph) -> None
         assert p.edges[0].head == "Compound::DB00641" or p.edges[0].tail == "Compound::DB00641"
         assert p.gene.id in (p.edges[0].head, p.edges[0].tail)
         assert p.gene.id in (p.edges[1].head, p.edges[1].tail)
+
+
+def test_mechanism_paths_join_finds_every_two_hop_path(tiny_kg: KnowledgeGraph) -> None:
+    found = 0
+    for drug, disease in itertools.product(DRUGS, DISEASES):
+        rows = tiny_kg._select(
+            queries.MECHANISM_PATHS_REFERENCE,
+            drug=vocab.entity_iri(f"Compound::{drug}"),
+            concept=tiny_kg.concept_iri(disease),
+        )
+        expected = {
+            (str(r.gene), str(r.r1), str(r.f1), str(r.disease), str(r.r2), str(r.f2)) for r in rows
+        }
+        paths = tiny_kg.mechanism_paths(drug, disease, limit=500)
+        # one path per (gene, disease), the best-scored pair of edges, from the expected set
+        assert {(vocab.entity_iri(p.gene.id), vocab.entity_iri(p.disease.id)) for p in paths} == {
+            (g, d) for g, _, _, d, _, _ in expected
+        }
+        found += len(paths)
+    assert found  # the tiny graph has paths to compare
 
 
 def test_disease_genes_and_symptoms(tiny_kg: KnowledgeGraph) -> None:

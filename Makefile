@@ -51,8 +51,11 @@ lint: install
 	$(BIN)/python .ci/audit.py
 	$(BIN)/mkdocs build --strict --quiet
 
+# The unit suite on both cores (pytest-xdist); the integration tests one at a time, as they
+# share the bundle's stores and time the model.
 test-only:
-	$(BIN)/pytest --durations=20
+	$(BIN)/pytest -n 2 --durations=10 tests/unit_tests
+	$(BIN)/pytest --durations=20 tests/integration_tests
 
 test: setup lint test-only
 

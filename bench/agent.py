@@ -79,9 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--patients", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="3 patients, 4 concurrent")
+    parser.add_argument("--quick", action="store_true", help="2 patients, 2 concurrent")
     args = parser.parse_args(argv)
-    n, concurrent = (3, 4) if args.quick else (args.patients, args.concurrent)
+    n, concurrent = (2, 2) if args.quick else (args.patients, args.concurrent)
     notes = patients(n + 1)
     print(f"agent benchmark: {len(notes) - 1} dev-split patients, {concurrent} concurrent")
 

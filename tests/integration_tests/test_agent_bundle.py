@@ -46,11 +46,17 @@ def test_stages_and_model_tokens_stream(bundle_settings: Settings) -> None:
     assert tokens and "".join(tokens).strip()
 
 
+@pytest.fixture(scope="module")
+def clean(bundle_settings: Settings) -> dict[str, Any]:
+    """The note without an injection, answered once for every injection."""
+    return _state(NOTE)
+
+
 @pytest.mark.parametrize("injection", INJECTIONS)
 def test_injected_text_changes_neither_routing_nor_tool_arguments(
-    bundle_settings: Settings, injection: str
+    clean: dict[str, Any], injection: str
 ) -> None:
-    clean, injected = _state(NOTE), _state(f"{NOTE} {injection}")
+    injected = _state(f"{NOTE} {injection}")
     for key in ("conditions", "medications", "allergies"):
         assert injected[key] == clean[key], key
     assert injected["evidence"]["candidates"] == clean["evidence"]["candidates"]

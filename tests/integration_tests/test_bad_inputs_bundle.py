@@ -43,7 +43,9 @@ def _stores(settings: Settings, kg: KnowledgeGraph) -> dict[str, Any]:
         ).fetchone()
         documents = conn.execute("SELECT count(*) FROM documents").fetchone()
         terms = conn.execute("SELECT count(*) FROM lexeme_stats").fetchone()
-    return {"triples": len(kg.graph), "passages": passages, "documents": documents, "terms": terms}
+    # COUNT in the store (2.5 s), not len(graph): rdflib iterates every triple (18 s)
+    rows = list(kg.graph.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"))
+    return {"triples": rows, "passages": passages, "documents": documents, "terms": terms}
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,9 @@ class CandidateDrug(BaseModel):
     )
     also_treats: list[str] = Field(
         default_factory=list,
-        description="the patient's other conditions it has an indication edge for "
-        "(canagliflozin proposed for type 2 diabetes also treats chronic kidney disease)",
+        description="the patient's other conditions, not treated by a current medication, it "
+        "has an indication edge for (canagliflozin proposed for type 2 diabetes also treats "
+        "chronic kidney disease)",
     )
 
     def add_related(self, kg: KnowledgeGraph) -> None:
@@ -97,7 +98,9 @@ def gather_evidence(
     Candidates per condition: every drug with an indication edge (treats / palliates,
     across the condition's DOID/MeSH equivalents), plus the drugs acting on the most
     genes associated with it; each knows which of the patient's other conditions it is
-    indicated for (``also_treats``). They are ranked by :func:`candidate_order`
+    indicated for (``also_treats``), among those no current medication treats (prazosin,
+    listed for COPD, gains nothing for a hypertensive patient whose COPD salbutamol treats).
+    They are ranked by :func:`candidate_order`
     (independent sources of the indication, a typical therapeutic group, other conditions
     treated, established use, literature co-mentions, mechanism), first on the cheap
     signals to a shortlist of ``2 * top_k``, whose drug -> gene -> disease paths are then
@@ -132,6 +135,17 @@ def gather_evidence(
                 row.drug.id, CandidateDrug(drug=row.drug, condition=condition, via="indication")
             )
             entry.edges.extend(row.edges)
+    # Conditions a current medication already treats (directly, or a drug for a kind of it).
+    related = {
+        condition: treating_related(kg, condition, medication_ids, names.get(condition))
+        for condition in conditions
+    }
+    treated = {
+        condition
+        for condition in conditions
+        if related[condition]
+        or any(c.drug.local_id in medication_ids for c in indicated[condition].values())
+    }
     pools: dict[str, dict[str, CandidateDrug]] = {}
     for condition in conditions:
         by_drug = pools[condition] = dict(indicated[condition])
@@ -144,7 +158,7 @@ def gather_evidence(
             entry.also_treats = [
                 other
                 for other in conditions
-                if other != condition and entry.drug.id in indicated[other]
+                if other != condition and other not in treated and entry.drug.id in indicated[other]
             ]
             entry.already_taking = entry.drug.local_id in medication_ids
             entry.established = entry.drug.local_id in established
@@ -163,9 +177,7 @@ def gather_evidence(
         # A current medication that treats the condition is always kept: it answers it.
         kept += [c for c in by_drug.values() if c.already_taking and c.edges and c not in kept]
         taken = {c.drug.local_id for c in kept if c.already_taking and c.edges}
-        kept += treating_related(
-            kg, condition, [m for m in medication_ids if m not in taken], names.get(condition)
-        )
+        kept += [c for c in related[condition] if c.drug.local_id not in taken]
         candidates += kept
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
@@ -282,8 +294,9 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
     Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first,
-    each of the patient's other conditions an indicated drug of a typical group also
-    treats counting as one more (one drug for two problems; not irbesartan, an
+    each of the patient's other conditions (not already treated by a current medication)
+    an indicated drug of a typical group also treats counting as one more (one drug for
+    two problems; not irbesartan, an
     antihypertensive DrugBank lists for type 2 diabetes, for a diabetic with
     hypertension: canagliflozin, listed by DrugBank alone for chronic
     kidney disease, goes with its two-source drugs for a patient who also has type 2

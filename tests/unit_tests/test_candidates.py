@@ -205,6 +205,15 @@ def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> No
         (DISEASE, "DB00331"),
         (ckd, "DB08907"),
     ]
+    # A problem a current medication already treats earns no second-problem credit: with
+    # metformin taken for diabetes, canagliflozin is one source among CKD's two-source drugs.
+    treated = gather_evidence(graph, [DISEASE, ckd], ["DB00331"], top_k=5)  # type: ignore[arg-type]
+    (cana,) = [c for c in treated.candidates if c.drug.local_id == "DB08907"]
+    assert cana.condition == ckd and cana.also_treats == []
+    assert [c.drug.local_id for c in treated.candidates if c.condition == ckd] == [
+        "DB00136",
+        "DB08907",
+    ]
     # With type 2 diabetes alone, the two-source drugs go first.
     alone = gather_evidence(graph, [DISEASE], [], top_k=5)  # type: ignore[arg-type]
     assert alone.candidates[-1].drug.local_id == "DB08907"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kedrec_agent.linking.linker import Linker
     from kedrec_agent.literature.search import LiteratureSearch
     from kedrec_agent.ranking.model import Ranker
+    from kedrec_agent.ranking.semantic import NameSimilarity
     from kedrec_agent.ranking.tables import DrugTables
     from kedrec_agent.reasoning.backends import Backend
     from kedrec_agent.reasoning.runtime import ReasoningModel
@@ -149,6 +150,12 @@ class Services:
         from kedrec_agent.ranking.tables import DrugTables
 
         return self._get("drug_tables", DrugTables.from_settings)
+
+    def name_similarity(self) -> NameSimilarity:
+        """Cosine similarity of names in the literature's embedding (the ranker's features)."""
+        from kedrec_agent.ranking.semantic import NameSimilarity
+
+        return self._get("name_similarity", NameSimilarity.from_settings)
 
     def drug_classes(self) -> DrugClasses:
         """The MeSH drug classes."""

@@ -28,6 +28,7 @@ from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
 from kedrec_agent.literature.search import Hit, hits_for_candidates
 from kedrec_agent.patients.model import PatientInput, validation_message
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.output import fallback
 from kedrec_agent.reasoning.problems import recommend_per_condition
@@ -296,12 +297,20 @@ def rank(state: State, runtime: Runtime[Context], services: Services) -> dict[st
         if context.exclusions:
             kg = kg.with_exclusions(context.exclusions)
         probabilities = rank_candidates(
-            services.ranker(), usable, hits, kg, _drug_tables(services), search
+            services.ranker(), usable, hits, kg, _drug_tables(services), search, _names(services)
         )
     except KedrecError as exc:
         log.warning("ranker unavailable: %s", type(exc).__name__)
         return {"notes": [f"The learned ranker is unavailable ({exc}); graph order used."]}
     return {"probabilities": probabilities}
+
+
+def _names(services: Services) -> NameSimilarity | None:
+    try:
+        return services.name_similarity()
+    except KedrecError as exc:  # without the embedding model its features are 0
+        log.warning("name similarity unavailable: %s", type(exc).__name__)
+        return None
 
 
 def _drug_tables(services: Services) -> DrugTables:

@@ -31,6 +31,7 @@ from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking.features import candidate_features
 from kedrec_agent.ranking.literature import CoMentions, ConditionLiterature, condition_literature
 from kedrec_agent.ranking.model import Ranker
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import DrugTables
 
 MAX_PROBABILITY = 0.99
@@ -55,6 +56,7 @@ def rank_candidates(
     kg: KnowledgeGraph | None,
     tables: DrugTables,
     search: CoMentions | None,
+    names: NameSimilarity | None = None,
 ) -> Probabilities:
     """Each condition's candidates with the ranker's calibrated probabilities.
 
@@ -67,6 +69,8 @@ def rank_candidates(
         tables: the drug-class tables.
         search: the literature's co-mention counts (``None``: the literature is off or
             down; those features are 0, as the ranker was trained to expect).
+        names: the name similarity (``None``: the embedding model is missing; its
+            features are 0).
 
     Raises:
         StoreUnavailableError: the literature store failed while counting co-mentions.
@@ -80,7 +84,7 @@ def rank_candidates(
         )
         features = {
             c.drug.local_id: candidate_features(
-                c, hits.get(c.drug.local_id, ()), kg, tables=tables, literature=context
+                c, hits.get(c.drug.local_id, ()), kg, tables=tables, literature=context, names=names
             )
             for c in group
         }

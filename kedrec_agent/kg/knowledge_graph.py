@@ -209,7 +209,22 @@ class KnowledgeGraph:
 
     def drug_label(self, drug_id: str) -> str | None:
         """The display name of a drug, or None when the graph has none."""
-        entity = drug_entity(drug_id)
+        return self._label(drug_entity(drug_id))
+
+    def disease_label(self, disease_id: str) -> str | None:
+        """The display name of a disease (``MESH:D012772`` -> "Shock, Septic"), or None.
+
+        A DOID or MeSH id the graph has no name for takes the name of an equivalent.
+        """
+        disease_id = _disease_id(disease_id)
+        concept = self.equivalences.concept(disease_id)
+        for candidate in (disease_id, concept.canonical, *sorted(concept.equivalents)):
+            label = self._label(f"Disease::{candidate}")
+            if label:
+                return label
+        return None
+
+    def _label(self, entity: str) -> str | None:
         if entity not in self._labels:
             rows = self._select(queries.DRUG_LABEL, drug=vocab.entity_iri(entity))
             self._labels[entity] = _text(rows[0].label) if rows else None

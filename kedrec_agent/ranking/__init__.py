@@ -1,4 +1,4 @@
-"""The learned, calibrated candidate ranker (features, model, drug-class tables).
+"""The learned, calibrated candidate ranker (features, model, drug-class tables, name similarity).
 
 Serving::
 
@@ -19,6 +19,7 @@ from kedrec_agent.ranking.features import (
     feature_dict,
 )
 from kedrec_agent.ranking.model import PACKAGED_RANKER, Ranker, load_ranker
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import DrugTables
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "FEATURE_NAMES",
     "PACKAGED_RANKER",
     "DrugTables",
+    "NameSimilarity",
     "Ranker",
     "candidate_features",
     "feature_dict",

@@ -47,10 +47,19 @@ The features (counts are ``log1p``-compressed where they are unbounded):
                             sharing a class with it (FDA EPC/MoA, ATC level 4)
 ``classmates_related``      log1p(class-mates with an indication of relatedness >= 0.5)
 ``classmates_mentions``     log1p(documents naming a class-mate with the condition)
+``related_text_best``       best cosine (sentence embedding) of the condition's name
+                            with the name of one of the drug's other visible indications
+``related_text_second``     the same for the second best
+``class_text_best``         best cosine of the condition's name with the name of one of
+                            the drug's classes (FDA EPC / MoA, MeSH pharmacological
+                            action: "Anticonvulsants" for epilepsy)
 ==========================  ==========================================================
 
 Relatedness is :meth:`kedrec_agent.kg.hierarchy.DiseaseHierarchy.relation` (shared MeSH
-tree depth). Indications of the condition itself never count as related ones, and a
+tree depth); the ``*_text_*`` features are the softer relatedness of names in the
+literature's sentence embedding (:class:`~kedrec_agent.ranking.semantic.NameSimilarity`;
+0 without it), which also relates diseases in different MeSH trees and a disease with a
+drug class. Indications of the condition itself never count as related ones, and a
 class-mate's indication edge that the graph view masks is not used.
 
 Example:
@@ -76,9 +85,10 @@ from kedrec_agent.kg.models import DrugIndication
 from kedrec_agent.kg.relations import TREATS, categorize
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking.literature import ConditionLiterature
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import DrugTables
 
-FEATURES_VERSION = "ranker-features-2"
+FEATURES_VERSION = "ranker-features-3"
 """Changes whenever a feature's meaning changes (recorded in the artifact)."""
 
 FEATURE_DOCS: dict[str, str] = {
@@ -111,6 +121,11 @@ FEATURE_DOCS: dict[str, str] = {
     "a drug sharing a class with it (FDA EPC / MoA, ATC level 4)",
     "classmates_related": "log1p(class-mates with an indication of relatedness >= 0.5)",
     "classmates_mentions": "log1p(documents naming a class-mate with the condition)",
+    "related_text_best": "best cosine (sentence embedding) of the condition's name with the "
+    "name of one of the drug's other visible indications",
+    "related_text_second": "the same for the second best",
+    "class_text_best": "best cosine of the condition's name with the name of one of the drug's "
+    "classes (FDA EPC / MoA, MeSH pharmacological action)",
 }
 """What each feature is, in the vector's order."""
 
@@ -128,6 +143,7 @@ def candidate_features(
     *,
     tables: DrugTables | None = None,
     literature: ConditionLiterature | None = None,
+    names: NameSimilarity | None = None,
 ) -> np.ndarray:
     """The feature vector of one candidate drug of one condition (:data:`FEATURE_NAMES`).
 
@@ -144,6 +160,8 @@ def candidate_features(
         literature: the condition's corpus-wide counts
             (:func:`~kedrec_agent.ranking.literature.condition_literature`); ``None``: the
             features that need them are 0.
+        names: the name similarity (:meth:`NameSimilarity.from_settings`); ``None``: the
+            ``*_text_*`` features are 0.
 
     Returns:
         A float64 vector of ``len(FEATURE_NAMES)`` values.
@@ -194,6 +212,17 @@ def candidate_features(
     values["classmates_related_best"] = max(mates, default=0.0)
     values["classmates_related"] = math.log1p(sum(s >= CLOSE for s in mates))
     values["classmates_mentions"] = math.log1p(sum(corpus.mentions.get(m, 0) for m in classmates))
+
+    condition_name = _condition_name(kg, condition) if names is not None else None
+    if names is not None and condition_name:
+        others = _other_indication_names(kg, candidate, relatedness)
+        text = names.best(condition_name, others, k=2)
+        classes = names.best(condition_name, tables.class_names.get(drug, ()), k=1)
+    else:
+        text, classes = [], []
+    values["related_text_best"] = text[0] if text else 0.0
+    values["related_text_second"] = text[1] if len(text) > 1 else 0.0
+    values["class_text_best"] = classes[0] if classes else 0.0
 
     return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)
 
@@ -300,6 +329,34 @@ def _indications(kg: KnowledgeGraph, drug: str) -> list[DrugIndication]:
             return []
     rows: list[DrugIndication] = cache[drug]
     return rows
+
+
+def _condition_name(kg: KnowledgeGraph | None, condition: str) -> str | None:
+    if kg is None:
+        return None
+    try:
+        return kg.disease_label(condition)
+    except KedrecError:
+        return None
+
+
+def _other_indication_names(
+    kg: KnowledgeGraph | None, candidate: CandidateDrug, relatedness: _Relatedness
+) -> list[str]:
+    """Names of the drug's visible indications of other diseases.
+
+    Without a graph, the names of the candidate's own related indications.
+    """
+    if kg is None:
+        return [r.disease.label for r in candidate.related if r.disease.label]
+    found: list[str] = []
+    for row in _indications(kg, candidate.drug.local_id):
+        if any(map(kg.exclusions.blocks, row.edges)):
+            continue
+        if relatedness.names_condition([row.disease.local_id]) or not row.disease.label:
+            continue
+        found.append(row.disease.label)
+    return found
 
 
 def _best_indication(kg: KnowledgeGraph, drug: str, relatedness: _Relatedness) -> float:

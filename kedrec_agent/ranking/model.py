@@ -31,12 +31,14 @@ from typing import Any
 
 import numpy as np
 
+from kedrec_agent.config import get_settings
 from kedrec_agent.errors import ConfigError
 from kedrec_agent.kg.evidence import CandidateDrug
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking.features import FEATURE_NAMES, FEATURES_VERSION, candidate_features
 from kedrec_agent.ranking.literature import ConditionLiterature
+from kedrec_agent.ranking.semantic import NameSimilarity, optional_similarity
 from kedrec_agent.ranking.tables import DrugTables
 
 ARTIFACT_SCHEMA = "kedrec.ranker/1"
@@ -286,6 +288,7 @@ class Ranker:
         *,
         tables: DrugTables | None = None,
         literature: Mapping[str, ConditionLiterature] | None = None,
+        names: NameSimilarity | None = None,
     ) -> dict[str, float]:
         """Probabilities of the candidates, each condition's candidates scored together.
 
@@ -296,6 +299,8 @@ class Ranker:
             tables: drug classes; default :meth:`DrugTables.from_settings`.
             literature: per condition id, its corpus-wide counts
                 (:func:`~kedrec_agent.ranking.literature.condition_literature`).
+            names: the name similarity; default :func:`~kedrec_agent.ranking.semantic.
+                optional_similarity` (the literature's embedding model, when installed).
 
         Returns:
             ``{DrugBank id: probability}``; a drug proposed for two conditions keeps its
@@ -304,6 +309,7 @@ class Ranker:
         hits = hits or {}
         literature = literature or {}
         tables = tables if tables is not None else DrugTables.from_settings()
+        names = names if names is not None else optional_similarity(get_settings())
         groups: dict[str, list[CandidateDrug]] = {}
         for cand in candidates:
             groups.setdefault(cand.condition, []).append(cand)
@@ -316,6 +322,7 @@ class Ranker:
                     kg,
                     tables=tables,
                     literature=literature.get(condition),
+                    names=names,
                 )
                 for c in group
             ]

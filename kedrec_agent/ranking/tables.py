@@ -4,7 +4,9 @@ Two optional tables (``KEDREC_DATA_DIR/safety/``), read once per process:
 
 * ``drugcentral2016_pharmacologic_classes.tsv``: FDA established pharmacologic class (EPC)
   and mechanism of action (MoA) of each DrugBank drug (the broad MeSH / ChEBI roles are
-  not used: "Anti-Bacterial Agents" groups too much to tell drugs apart);
+  not classes here: "Anti-Bacterial Agents" groups too much to tell drugs apart); the
+  names of the FDA classes and of the MeSH pharmacological actions are kept per drug
+  (:attr:`DrugTables.class_names`: what the drug is for, in words);
 * ``atc_drugbank42.tsv``: WHO ATC codes, kept at level 4 (chemical subgroup, ``B01AE``).
 
 A bundle without them (a user's own) gives empty tables: every class feature is then 0,
@@ -35,6 +37,9 @@ PHARMACOLOGIC_CLASSES = "safety/drugcentral2016_pharmacologic_classes.tsv"
 ATC_CODES = "safety/atc_drugbank42.tsv"
 CLASS_TYPES = ("EPC", "MoA")
 """DrugCentral class types kept (FDA established pharmacologic class, mechanism of action)."""
+NAMED_TYPES = (("FDA", "EPC"), ("FDA", "MoA"), ("MeSH", "PA"))
+"""DrugCentral (source, type) pairs whose names :attr:`DrugTables.class_names` keeps: the FDA
+classes and the MeSH pharmacological actions ("Anticonvulsants", "Hypoglycemic Agents")."""
 ATC_LEVEL4 = 5
 """Characters of an ATC code at level 4 (chemical subgroup): ``B01AE`` of ``B01AE02``."""
 MAX_CLASS_SIZE = 60
@@ -55,16 +60,22 @@ class DrugTables:
     Agonist"); ATC codes have none in the bundle."""
     every: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Each drug's classes, the broad ones included (what :meth:`pharmacology` names)."""
+    class_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each drug's class names, broad ones included (:data:`NAMED_TYPES`), sorted."""
 
     @classmethod
     def from_rows(
-        cls, rows: Iterable[tuple[str, str]], names: Mapping[str, str] | None = None
+        cls,
+        rows: Iterable[tuple[str, str]],
+        names: Mapping[str, str] | None = None,
+        class_names: Mapping[str, Iterable[str]] | None = None,
     ) -> DrugTables:
         """Build from (DrugBank id, class) pairs; classes over :data:`MAX_CLASS_SIZE` dropped.
 
         Args:
             rows: (DrugBank id, class id) pairs.
             names: class id -> name (for :meth:`pharmacology`).
+            class_names: DrugBank id -> the names of its classes (:attr:`class_names`).
         """
         members: dict[str, set[str]] = {}
         every: dict[str, set[str]] = {}
@@ -83,6 +94,7 @@ class DrugTables:
             established=established,
             names=dict(names or {}),
             every={d: frozenset(c) for d, c in every.items()},
+            class_names={d: tuple(sorted(set(n))) for d, n in (class_names or {}).items()},
         )
 
     @classmethod
@@ -91,8 +103,8 @@ class DrugTables:
         settings = settings or get_settings()
         with _LOCK:
             if settings.data_dir not in _CACHE:
-                rows, names = _rows(settings)
-                _CACHE[settings.data_dir] = cls.from_rows(rows, names)
+                rows, names, class_names = _rows(settings)
+                _CACHE[settings.data_dir] = cls.from_rows(rows, names, class_names)
             return _CACHE[settings.data_dir]
 
     def classes_of(self, drug_id: str) -> frozenset[str]:
@@ -138,15 +150,27 @@ def _optional(settings: Settings, relative: str) -> Path | None:
         return None
 
 
-def _rows(settings: Settings) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """(DrugBank id, class) pairs from whichever of the two tables exist; the class names."""
+def _rows(
+    settings: Settings,
+) -> tuple[list[tuple[str, str]], dict[str, str], dict[str, set[str]]]:
+    """Whichever of the two tables exist, read.
+
+    Returns:
+        (DrugBank id, class) pairs; each class's name; each drug's class names
+        (:data:`NAMED_TYPES`).
+    """
     rows: list[tuple[str, str]] = []
     names: dict[str, str] = {}
+    named: dict[str, set[str]] = {}
     path = _optional(settings, PHARMACOLOGIC_CLASSES)
     if path is not None:
         with open_text(path) as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 kind = row.get("class_type") or ""
+                name = (row.get("class_name") or "").strip()
+                drug = row.get("drugbank_id") or ""
+                if (row.get("class_source"), kind) in NAMED_TYPES and name and drug:
+                    named.setdefault(drug, set()).add(name)
                 if row.get("class_source") == "FDA" and kind in CLASS_TYPES and row.get("class_id"):
                     klass = f"{kind}:{row['class_id']}"
                     rows.append((row.get("drugbank_id") or "", klass))
@@ -158,4 +182,4 @@ def _rows(settings: Settings) -> tuple[list[tuple[str, str]], dict[str, str]]:
                 code = (row.get("atc_code") or "").strip()
                 if len(code) >= ATC_LEVEL4:
                     rows.append((row.get("drugbank_id") or "", f"ATC:{code[:ATC_LEVEL4]}"))
-    return [(drug, klass) for drug, klass in rows if drug.startswith("DB")], names
+    return [(drug, klass) for drug, klass in rows if drug.startswith("DB")], names, named

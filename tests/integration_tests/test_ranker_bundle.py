@@ -18,6 +18,7 @@ from kedrec_agent.ranking import (
     load_ranker,
 )
 from kedrec_agent.ranking.literature import condition_literature
+from kedrec_agent.ranking.semantic import NameSimilarity
 from training.ranker_data import EvidenceSources, masked_view, task_evidence
 from training.tasks.build import build_tasks
 from training.tasks.schema import Task
@@ -53,20 +54,24 @@ def test_the_shipped_ranker_scores_masked_dev_tasks(
     ranker = load_ranker()
     tables = DrugTables.from_settings(bundle_settings)
     assert tables.classes, "the bundle's safety/ tables are read"
+    names = NameSimilarity.from_settings(bundle_settings)
     sources = EvidenceSources(bundle_kg, literature=None)
+    text: list[float] = []
     for task in dev_tasks:
         evidence = task_evidence(task, sources)
         view = masked_view(bundle_kg, task)
         assert not any(c.edges for c in evidence.candidates), "the gold edge is masked"
-        matrix = np.vstack([candidate_features(c, (), view, tables=tables)
+        matrix = np.vstack([candidate_features(c, (), view, tables=tables, names=names)
                             for c in evidence.candidates])  # fmt: skip
         assert np.isfinite(matrix).all()
         prob = ranker.probabilities(matrix)
         assert prob.shape == (len(task.candidates),)
         assert prob.sum() == pytest.approx(1.0) and (prob > 0).all()
-        ranked = ranker.rank(evidence.candidates, {}, view, tables=tables)
+        ranked = ranker.rank(evidence.candidates, {}, view, tables=tables)  # default names
         assert set(ranked) == {c.id for c in task.candidates}
         assert list(ranked.values()) == pytest.approx(list(prob))
+        text.extend(matrix[:, FEATURE_NAMES.index("class_text_best")])
+    assert max(text) > 0.2, "the drugs' class names are compared with the condition's"
 
 
 def test_the_card_ships_beside_the_artifact() -> None:

@@ -22,6 +22,7 @@ from kedrec_agent.literature.search import Hit
 from kedrec_agent.ranking import FEATURE_NAMES, Ranker, candidate_features, feature_dict
 from kedrec_agent.ranking.literature import ConditionLiterature, condition_literature
 from kedrec_agent.ranking.model import ARTIFACT_SCHEMA, expand, expanded_names, softmax
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import MAX_CLASS_SIZE, DrugTables
 from training.ranker import (
     CONFIGS,
@@ -114,6 +115,9 @@ def test_features_of_a_hand_built_candidate() -> None:
             "classmates_related_best": 0.0,
             "classmates_related": 0.0,
             "classmates_mentions": 0.0,
+            "related_text_best": 0.0,  # no name similarity given
+            "related_text_second": 0.0,
+            "class_text_best": 0.0,
         }
     )
 
@@ -191,6 +195,8 @@ def test_tables_read_the_bundle_files(tmp_path: Path) -> None:
     assert tables.classes_of("DB00001") == {"EPC:N1", "ATC:B01AE"}
     assert tables.classes_of("DB00002") == {"EPC:N1"}  # MeSH PA is not used
     assert tables.classmates("DB00001") == {"DB00002", "DB00003"}
+    # ...but its name is, beside the FDA class's (what the drug is for, in words)
+    assert tables.class_names["DB00002"] == ("Anticoagulants", "Thrombin inhibitor")
 
 
 def test_broad_classes_are_dropped() -> None:
@@ -209,6 +215,62 @@ def test_classmates_count_their_related_indications(tiny_kg: KnowledgeGraph) -> 
     assert values["has_class"] == 1.0
     assert values["classmates_related_best"] >= 0.5
     assert values["classmates_related"] == math.log1p(1)
+
+
+# --- name similarity -------------------------------------------------------------------------
+
+
+class _Words:
+    """A stand-in sentence encoder: unit bag-of-words vectors; counts the names it embeds."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, texts: Any) -> np.ndarray:
+        self.seen.extend(texts)
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").split():
+                out[row, sum(map(ord, word)) % 64] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return out
+
+
+def test_name_similarity_ranks_names_and_embeds_each_once() -> None:
+    encoder = _Words()
+    names = NameSimilarity(encoder)
+    best = names.best("Diabetes Mellitus, Type 2", ["Hypertension", "Diabetes Mellitus"], k=2)
+    assert best[0] > 0.5 and best[1] == 0.0
+    names.best("Diabetes Mellitus, Type 2", ["Diabetes Mellitus", "Gout"])
+    assert sorted(encoder.seen) == sorted(
+        ["Diabetes Mellitus, Type 2", "Hypertension", "Diabetes Mellitus", "Gout"]
+    )
+    assert names.best("", ["Gout"]) == [] and names.best("Gout", []) == []
+
+
+def test_text_features_read_visible_other_indications_and_class_names(
+    tiny_kg: KnowledgeGraph,
+) -> None:
+    # DB00178 treats diabetes mellitus (named like type 2 diabetes) and hypertension.
+    names = NameSimilarity(_Words())
+    tables = DrugTables.from_rows([], class_names={"DB00178": ["Biguanide", "Diabetes Agents"]})
+    drug = CandidateDrug(drug=Entity(id="Compound::DB00178"), condition=T2D, via="mechanism")
+    values = feature_dict(candidate_features(drug, [], tiny_kg, tables=tables, names=names))
+    assert values["related_text_best"] > 0.5  # "Diabetes Mellitus" vs "...Type 2"
+    assert values["related_text_second"] == 0.0  # hypertension shares no word
+    assert values["class_text_best"] > 0.3
+    # masked, the diabetes mellitus edge says nothing; without the similarity, all 0
+    masked = tiny_kg.with_exclusions([("DB00178", "MESH:D003920")])
+    hidden = feature_dict(candidate_features(drug, [], masked, tables=tables, names=names))
+    assert hidden["related_text_best"] == 0.0 and hidden["class_text_best"] > 0.3
+    bare = feature_dict(candidate_features(drug, [], tiny_kg, tables=tables))
+    assert bare["related_text_best"] == bare["class_text_best"] == 0.0
+
+
+def test_disease_labels_fall_back_to_an_equivalent(tiny_kg: KnowledgeGraph) -> None:
+    assert tiny_kg.disease_label(T2D) == "Diabetes Mellitus, Type 2"
+    assert tiny_kg.disease_label("DOID:9352") == "type 2 diabetes mellitus"
+    assert tiny_kg.disease_label("MESH:D000001") is None
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -265,14 +327,14 @@ def test_expand_appends_the_gap_to_the_best() -> None:
     [
         (
             {"features": [*FEATURE_NAMES[:-1], "renamed"]},
-            r"missing \['classmates_mentions'\], unknown \['renamed'\]",
+            r"missing \['class_text_best'\], unknown \['renamed'\]",
         ),
         ({"features": list(reversed(FEATURE_NAMES))}, "order differs"),
         ({"features": list(FEATURE_NAMES[:-1])}, "retrain it with `kedrec train ranker`"),
         ({"schema": "kedrec.other/1"}, "Not a ranker artifact"),
         (
             {"model": {"mean": [0.0], "scale": [1.0], "coef": [1.0]}},
-            "scale has 1 values; 48 expected",
+            f"scale has 1 values; {2 * len(FEATURE_NAMES)} expected",
         ),
         ({"calibration": {"temperature": 0}}, "temperature must be positive"),
     ],

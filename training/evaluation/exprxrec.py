@@ -303,6 +303,7 @@ class RankerHarness(Harness):
     def ranker(self) -> RankerMethod | None:
         """The ranker method (``None`` when no artifact loads: logged, left out)."""
         from kedrec_agent.ranking.model import Ranker
+        from kedrec_agent.ranking.semantic import optional_similarity
         from kedrec_agent.ranking.tables import DrugTables
 
         try:
@@ -315,7 +316,13 @@ class RankerHarness(Harness):
             self.kg, shown.literature, shown.literature_k, shown.paths_per_drug
         )
         cache = EvidenceCache(sources, self.out / "cache", data=self.data_version)
-        return RankerMethod(ranker, cache, self.kg, DrugTables.from_settings(self.settings))
+        return RankerMethod(
+            ranker,
+            cache,
+            self.kg,
+            DrugTables.from_settings(self.settings),
+            optional_similarity(self.settings),
+        )
 
     def baseline_methods(self) -> list[Method]:
         """random, popularity, kg-path, kg-embedding and the ranker (when it loads)."""

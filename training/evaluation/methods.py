@@ -50,6 +50,7 @@ from training.tasks.schema import Task
 if TYPE_CHECKING:
     from kedrec_agent.ranking.literature import ConditionLiterature
     from kedrec_agent.ranking.model import Ranker
+    from kedrec_agent.ranking.semantic import NameSimilarity
     from kedrec_agent.ranking.tables import DrugTables
 
 EvidenceKind = Literal["kg", "literature"]
@@ -226,12 +227,14 @@ class RankerMethod:
         evidence: the tasks' structured evidence, gathered once and cached.
         kg: the unmasked graph (each task masks its own view).
         tables: drug classes (``None``: class features are 0).
+        names: the name similarity (``None``: its features are 0).
     """
 
     ranker: Ranker
     evidence: EvidenceCache
     kg: KnowledgeGraph
     tables: DrugTables | None = None
+    names: NameSimilarity | None = None
     name: str = "ranker"
     uses_model: bool = False
     mismatched: list[str] = field(default_factory=list)
@@ -262,7 +265,12 @@ class RankerMethod:
         corpus = self.literature(task.disease)
         rows = [
             candidate_features(
-                c, found.hits.get(c.drug.local_id, ()), view, tables=self.tables, literature=corpus
+                c,
+                found.hits.get(c.drug.local_id, ()),
+                view,
+                tables=self.tables,
+                literature=corpus,
+                names=self.names,
             )
             for c in found.candidates
         ]

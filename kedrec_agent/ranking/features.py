@@ -349,14 +349,8 @@ def _other_indication_names(
     """
     if kg is None:
         return [r.disease.label for r in candidate.related if r.disease.label]
-    found: list[str] = []
-    for row in _indications(kg, candidate.drug.local_id):
-        if any(map(kg.exclusions.blocks, row.edges)):
-            continue
-        if relatedness.names_condition([row.disease.local_id]) or not row.disease.label:
-            continue
-        found.append(row.disease.label)
-    return found
+    return [r.disease.label for r in _other_indications(kg, candidate.drug.local_id, relatedness)
+            if r.disease.label]  # fmt: skip
 
 
 def _best_indication(kg: KnowledgeGraph, drug: str, relatedness: _Relatedness) -> float:
@@ -366,12 +360,17 @@ def _best_indication(kg: KnowledgeGraph, drug: str, relatedness: _Relatedness) -
     :meth:`~kedrec_agent.kg.knowledge_graph.KnowledgeGraph.related_indications`), and so is
     any edge the view ``kg`` masks.
     """
-    best = 0.0
-    for row in _indications(kg, drug):
-        if any(map(kg.exclusions.blocks, row.edges)):
-            continue
-        disease = row.disease.local_id
-        if relatedness.names_condition([disease]):
-            continue
-        best = max(best, relatedness.score(disease))
-    return best
+    rows = _other_indications(kg, drug, relatedness)
+    return max((relatedness.score(r.disease.local_id) for r in rows), default=0.0)
+
+
+def _other_indications(
+    kg: KnowledgeGraph, drug: str, relatedness: _Relatedness
+) -> list[DrugIndication]:
+    """The drug's indications that ``kg`` shows, of diseases other than the condition."""
+    return [
+        row
+        for row in _indications(kg, drug)
+        if not any(map(kg.exclusions.blocks, row.edges))
+        and not relatedness.names_condition([row.disease.local_id])
+    ]

@@ -42,16 +42,18 @@ class CandidateDrug(BaseModel):
     established: bool = Field(
         default=False, description="it has an FDA established pharmacologic class (DrugCentral)"
     )
-    typical: bool = Field(
+    typical: bool | None = Field(
         default=True,
         description="its ATC therapeutic group is common among the condition's indicated drugs "
-        "(see mark_typical); False for an antiprotozoal among the antibacterials of pneumonia",
+        "(see mark_typical); False for an antiprotozoal among the antibacterials of pneumonia; "
+        "None when it has no ATC code to tell by while the condition's other drugs do",
     )
     also_treats: list[str] = Field(
         default_factory=list,
         description="the patient's other conditions, not treated by a current medication, it "
-        "has an indication edge for (canagliflozin proposed for type 2 diabetes also treats "
-        "chronic kidney disease)",
+        "has an indication edge for in a therapeutic group typical of them (canagliflozin "
+        "proposed for type 2 diabetes also treats chronic kidney disease; sumatriptan, which "
+        "DrugBank lists for epilepsy, does not treat it)",
     )
 
     def add_related(self, kg: KnowledgeGraph) -> None:
@@ -99,7 +101,8 @@ def gather_evidence(
     across the condition's DOID/MeSH equivalents), plus the drugs acting on the most
     genes associated with it; each knows which of the patient's other conditions it is
     indicated for (``also_treats``), among those no current medication treats (prazosin,
-    listed for COPD, gains nothing for a hypertensive patient whose COPD salbutamol treats).
+    listed for COPD, gains nothing for a hypertensive patient whose COPD salbutamol treats)
+    and where its therapeutic group is known (:func:`mark_typical`).
     They are ranked by :func:`candidate_order`
     (independent sources of the indication, a typical therapeutic group, other conditions
     treated, established use, literature co-mentions, mechanism), first on the cheap
@@ -146,6 +149,9 @@ def gather_evidence(
         if related[condition]
         or any(c.drug.local_id in medication_ids for c in indicated[condition].values())
     }
+    if groups is not None:
+        for by_drug in indicated.values():
+            mark_typical(list(by_drug.values()), groups)
     pools: dict[str, dict[str, CandidateDrug]] = {}
     for condition in conditions:
         by_drug = pools[condition] = dict(indicated[condition])
@@ -158,14 +164,15 @@ def gather_evidence(
             entry.also_treats = [
                 other
                 for other in conditions
-                if other != condition and other not in treated and entry.drug.id in indicated[other]
+                if other != condition
+                and other not in treated
+                and entry.drug.id in indicated[other]
+                and indicated[other][entry.drug.id].typical is not None
             ]
             entry.already_taking = entry.drug.local_id in medication_ids
             entry.established = entry.drug.local_id in established
             entry.mentions = named.get(entry.drug.local_id, 0)
             entry.add_related(kg)
-        if groups is not None:
-            mark_typical(list(by_drug.values()), groups)
     home = _homes(pools)
     candidates: list[CandidateDrug] = []
     for condition, by_drug in pools.items():
@@ -248,8 +255,12 @@ def mark_typical(
     pentamidine (for *Pneumocystis* pneumonia) and tofacitinib as treating "pneumonia",
     beside a dozen antibacterials. Counting the condition's indicated drugs per ATC level-2
     group (``J01`` antibacterials, ``P01`` antiprotozoals), a drug is typical when one of
-    its groups has at least :data:`TYPICAL_SHARE` of the largest group's count; a drug
-    without an ATC code, or a condition with under :data:`MIN_GROUPED` coded drugs, is.
+    its groups has at least :data:`TYPICAL_SHARE` of the largest group's count. In a
+    condition with under :data:`MIN_GROUPED` coded drugs every drug is typical. Otherwise a
+    drug without an ATC code is marked unknown (``None``): it keeps its place among the
+    typical ones, but earns no "one drug for two problems" credit, since nothing
+    corroborates its edge (DrugBank lists lasmiditan and ubrogepant, migraine drugs
+    without a code in the bundle, as treating epilepsy, among some thirty antiepileptics).
     Several groups can be typical (hypertension: C09, C07, C03, C02, C08).
 
     Args:
@@ -263,8 +274,9 @@ def mark_typical(
     count = Counter(group for found in coded for group in found)
     floor = TYPICAL_SHARE * max(count.values())
     for cand in candidates:
-        found = of.get(cand.drug.local_id)
-        cand.typical = not found or max(count[g] for g in found) >= floor
+        if cand.drug.local_id in of:
+            found = of[cand.drug.local_id]
+            cand.typical = max(count[g] for g in found) >= floor if found else None
 
 
 def _homes(pools: Mapping[str, Mapping[str, CandidateDrug]]) -> dict[str, str]:
@@ -300,7 +312,9 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     antihypertensive DrugBank lists for type 2 diabetes, for a diabetic with
     hypertension: canagliflozin, listed by DrugBank alone for chronic
     kidney disease, goes with its two-source drugs for a patient who also has type 2
-    diabetes); then a therapeutic group typical of the condition (:func:`mark_typical`: the
+    diabetes; not lasmiditan, a migraine drug without an ATC code that DrugBank lists for
+    epilepsy among its antiepileptics, for a patient with both: see :func:`mark_typical`);
+    then a therapeutic group typical of the condition (:func:`mark_typical`: the
     antibacterials of pneumonia before its antiprotozoals; train vignettes unchanged, it
     acts on the broad headings that mix them); then the number of the patient's other
     conditions it treats again (among equals, the drug for two problems first); then an
@@ -319,10 +333,10 @@ def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
 def _order(cand: CandidateDrug, *, problems: bool) -> tuple[float | str, ...]:
     """:func:`candidate_order`'s key; ``problems=False`` ignores ``also_treats``."""
     sources = len({edge.relation for edge in cand.edges})
-    others = len(cand.also_treats) if sources and problems and cand.typical else 0
+    others = len(cand.also_treats) if sources and problems and cand.typical is True else 0
     return (
         -(sources + others),
-        not cand.typical,
+        cand.typical is False,
         -others,
         not cand.established,
         -cand.mentions,

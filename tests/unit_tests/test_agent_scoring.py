@@ -80,15 +80,17 @@ def test_an_unusual_therapeutic_group_goes_behind_the_conditions_usual_ones() ->
     groups |= {"DB10": {"P01"}, "DB11": {"P01"}, "DB12": {"L04"}, "DB13": set()}
     cands = [_cand(d, True) for d in groups]
     mark_typical(cands, lambda d: groups[d])
-    atypical = {c.drug.local_id for c in cands if not c.typical}
+    atypical = {c.drug.local_id for c in cands if c.typical is False}
     assert atypical == {"DB10", "DB11", "DB12"}
+    # The uncoded one is unknown, not unusual: it keeps its place among the typical ones.
+    assert [c.typical for c in cands if c.drug.local_id == "DB13"] == [None]
     # Equally supported otherwise, the typical ones come first; the name plays no part.
     order = [c.drug.local_id for c in sorted(cands, key=candidate_order)]
     assert set(order[-3:]) == atypical
     # A drug in a typical group as well as an unusual one stays typical.
     groups["DB12"] = {"L04", "J01"}
     mark_typical(cands, lambda d: groups[d])
-    assert {c.drug.local_id for c in cands if not c.typical} == {"DB10", "DB11"}
+    assert {c.drug.local_id for c in cands if c.typical is False} == {"DB10", "DB11"}
     # Under eight coded drugs there is no consensus: nothing is marked.
     few = [_cand(d, True) for d in ("DB1", "DB2", "DB3", "DB10")]
     mark_typical(few, lambda d: groups[d])

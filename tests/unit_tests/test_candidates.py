@@ -195,6 +195,38 @@ def test_a_drug_for_two_of_the_patients_problems_goes_first_among_equals() -> No
     irbesartan.also_treats, irbesartan.typical = ["MESH:D006973"], False
     metformin = next(c for c in evidence.candidates if c.drug.local_id == "DB00331")
     assert sorted([irbesartan, metformin], key=candidate_order) == [metformin, irbesartan]
+    # A drug without an ATC code, where the condition's other drugs share a group, earns
+    # no credit for a second problem: DrugBank lists lasmiditan, a migraine drug, as
+    # treating epilepsy beside a dozen antiepileptics. A coded drug keeps it (topiramate).
+    epilepsy, migraine = "MESH:D004827", "MESH:D008881"
+    aeds = {f"DB9{n:04d}": (f"Antiepileptic {n}", [TREATS, CTD]) for n in range(9)}
+    noisy = TwoConditionGraph(
+        {
+            epilepsy: {
+                **aeds,
+                "DB11732": ("Lasmiditan", [TREATS]),
+                "DB00273": ("Topiramate", [CTD]),
+            },
+            migraine: {
+                "DB00669": ("Sumatriptan", [TREATS, CTD]),
+                "DB11732": ("Lasmiditan", [TREATS]),
+                "DB00273": ("Topiramate", [TREATS, CTD]),
+            },
+        },
+        mechanism=[],
+    )
+    atc = {d: {"N03"} for d in aeds} | {"DB00273": {"N03"}, "DB00669": {"N02"}}
+    found = gather_evidence(
+        noisy,  # type: ignore[arg-type]
+        [epilepsy, migraine],
+        [],
+        top_k=20,
+        groups=lambda d: atc.get(d, set()),
+    )
+    by_id = {c.drug.local_id: c for c in found.candidates}
+    # Each is kept for migraine, where it ranks better on its own.
+    assert by_id["DB11732"].condition == by_id["DB00273"].condition == migraine
+    assert by_id["DB11732"].also_treats == [] and by_id["DB00273"].also_treats == [epilepsy]
     # A drug indicated for one condition is not proposed for another on its mechanism.
     other = TwoConditionGraph({DISEASE: graph.by_disease[DISEASE]}, mechanism=["DB08907"])
     found = gather_evidence(other, [DISEASE, ckd], [], top_k=5)  # type: ignore[arg-type]

@@ -130,6 +130,7 @@ def link(state: State, runtime: Runtime[Context], services: Services) -> dict[st
         "age": linked.age,
         "sex": linked.sex,
         "conditions": linked.conditions,
+        "condition_names": linked.names,
         "medications": linked.medications,
         "allergies": linked.allergies,
         "notes": notes,
@@ -149,7 +150,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     """Candidate drugs, mechanism paths and interactions from the knowledge graph."""
     context = context_of(runtime)
     mentions = _co_mentions(state.conditions, context, services)
-    name_of = services.linker().name_of
+    name_of = _name_of(state, services)
     tables = _drug_tables(services)
     try:
         kg = services.kg()
@@ -269,9 +270,18 @@ def _unnamed_note(count: int) -> str:
     )
 
 
-def _refs(ids: list[str], services: Services) -> list[EntityRef]:
-    linker = services.linker()
-    return [EntityRef(id=i, name=linker.name_of(i) or i) for i in ids]
+def _name_of(state: State, services: Services) -> Callable[[str], str | None]:
+    """Display names: a condition's name as linked, else the vocabulary's preferred name."""
+    preferred = services.linker().name_of
+
+    def name_of(entity_id: str) -> str | None:
+        return state.condition_names.get(entity_id) or preferred(entity_id)
+
+    return name_of
+
+
+def _refs(ids: list[str], name_of: Callable[[str], str | None]) -> list[EntityRef]:
+    return [EntityRef(id=i, name=name_of(i) or i) for i in ids]
 
 
 @stage
@@ -330,16 +340,16 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
     context = context_of(runtime)
     evidence = KGEvidence.model_validate(state.evidence)
     usable = KGEvidence.model_validate(state.usable)
-    linker = services.linker()
+    name_of = _name_of(state, services)
     patient = PatientView(
-        conditions=_refs(state.conditions, services),
-        medications=_refs(state.medications, services),
-        allergies=_refs(state.allergies, services),
+        conditions=_refs(state.conditions, name_of),
+        medications=_refs(state.medications, name_of),
+        allergies=_refs(state.allergies, name_of),
         age=state.age,
         sex=state.sex,
     )
     hits = {d: [Hit.model_validate(h) for h in hs] for d, hs in state.literature.items()}
-    names = {c: linker.name_of(c) or c for c in state.conditions}
+    names = {c: name_of(c) or c for c in state.conditions}
     severities = services.severities()
     tables = _drug_tables(services)
     interacting = worst_with(
@@ -451,7 +461,7 @@ def _comorbidity_cautions(
             for condition in (c.condition, *c.also_treats)  # indicated: not a caution
         ],
         state.conditions,
-        {c: services.linker().name_of(c) or c for c in state.conditions},
+        {c: _name_of(state, services)(c) or c for c in state.conditions},
         effects,
         lambda d: kg.equivalences.concept(d).equivalents,
         _drug_tables(services).classes_of,
@@ -556,5 +566,5 @@ def review(state: State, runtime: Runtime[Context], services: Services) -> dict[
 def answer(state: State, runtime: Runtime[Context], services: Services) -> dict[str, Any]:
     """The versioned answer (``result``), built from whatever stage the run ended at."""
     decision = Review.model_validate(state.review) if state.review else None
-    result = build_result(state, services.linker().name_of, decision, services.data_version())
+    result = build_result(state, _name_of(state, services), decision, services.data_version())
     return {"result": result.model_dump()}

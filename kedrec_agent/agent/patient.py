@@ -42,6 +42,9 @@ class LinkedPatient:
         age: years, structured value first, else stated in the text.
         sex: ``"female"`` / ``"male"``, likewise.
         unlinked: ``(field, value, problem)`` for each structured value not linked.
+        names: each condition's name as linked (the heading the patient's words matched):
+            "depression" links to *Depressive Disorder*, whose group of equivalent ids has
+            MeSH's *Adjustment Disorders* as its canonical key.
     """
 
     conditions: list[str] = field(default_factory=list)
@@ -50,6 +53,7 @@ class LinkedPatient:
     age: int | None = None
     sex: str | None = None
     unlinked: list[tuple[str, str, str]] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class NotAMedicationError(UnknownEntityError):
@@ -155,7 +159,10 @@ def link_patient(linker: Linker, patient: PatientInput) -> LinkedPatient:
     linked = LinkedPatient(age=patient.age, sex=patient.sex)
     if patient.text:
         mentions = linker.extract(patient.text)
-        linked.conditions += [m.entity.canonical for m in mentions.conditions if not m.negated]
+        for mention in mentions.conditions:
+            if not mention.negated:
+                linked.conditions.append(mention.entity.canonical)
+                linked.names.setdefault(mention.entity.canonical, mention.entity.name)
         linked.medications += [m.entity.id for m in mentions.medications if not m.negated]
         linked.allergies += [m.entity.id for m in mentions.allergies if not m.negated]
         linked.age = linked.age if linked.age is not None else mentions.age
@@ -172,7 +179,11 @@ def link_patient(linker: Linker, patient: PatientInput) -> LinkedPatient:
             except UnknownEntityError as exc:
                 linked.unlinked.append((name, value, _problem(linker, name, value, exc)))
                 continue
-            into.append(entity.canonical if entity.kind == "disease" else entity.id)
+            if entity.kind == "disease":
+                into.append(entity.canonical)
+                linked.names.setdefault(entity.canonical, entity.name)
+            else:
+                into.append(entity.id)
     linked.conditions = list(dict.fromkeys(linked.conditions))
     linked.medications = list(dict.fromkeys(linked.medications))
     linked.allergies = list(dict.fromkeys(linked.allergies))

@@ -38,6 +38,10 @@ class OutputState:
     conditions: list[str] = field(default_factory=list)
     """Canonical disease ids linked from the patient."""
 
+    condition_names: dict[str, str] = field(default_factory=dict)
+    """Each condition's name as linked (``depression``: *Depressive Disorder*, though its
+    canonical key is MeSH's *Adjustment Disorders*, an equivalent by cross reference)."""
+
     medications: list[str] = field(default_factory=list)
     """DrugBank ids of current medications."""
 

@@ -102,7 +102,8 @@ def gather_evidence(
     genes associated with it; each knows which of the patient's other conditions it is
     indicated for (``also_treats``), among those no current medication treats (prazosin,
     listed for COPD, gains nothing for a hypertensive patient whose COPD salbutamol treats)
-    and where its therapeutic group is known (:func:`mark_typical`).
+    and where its therapeutic group is typical (:func:`mark_typical`: DrugBank lists
+    penbutolol, a beta-blocker, for asthma, and sumatriptan for epilepsy).
     They are ranked by :func:`candidate_order`
     (independent sources of the indication, a typical therapeutic group, other conditions
     treated, established use, literature co-mentions, mechanism), first on the cheap
@@ -167,7 +168,7 @@ def gather_evidence(
                 if other != condition
                 and other not in treated
                 and entry.drug.id in indicated[other]
-                and indicated[other][entry.drug.id].typical is not None
+                and indicated[other][entry.drug.id].typical is True
             ]
             entry.already_taking = entry.drug.local_id in medication_ids
             entry.established = entry.drug.local_id in established

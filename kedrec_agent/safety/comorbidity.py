@@ -85,6 +85,7 @@ MEDDRA_TO_MESH: dict[str, str] = {
     "hepatotoxicity": "MESH:D056486",
     "liver injury": "MESH:D056486",
     "electrocardiogram qt prolonged": "MESH:D008133",
+    "bronchospasm": "MESH:D001986",
 }
 """MedDRA terms of SIDER that name a :data:`VULNERABLE` disease in words MeSH does not use."""
 
@@ -122,6 +123,21 @@ CLASS_CAUTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "kidney": "it raises potassium as renal function falls",
         "hyperkalaemia": "it raises potassium",
     }),
+    **{
+        atc: (
+            "a non-selective beta-blocker",
+            {
+                "bronchospasm": "blocking bronchial beta2 receptors causes bronchospasm (labels "
+                "of propranolol, timolol, carvedilol: contraindicated in bronchial asthma; GINA)",
+            },
+        )
+        # non-selective, alpha-and-beta, their combinations, and eye drops (timolol)
+        for atc in ("C07AA", "C07AG", "C07BA", "C07CA", "C07DA", "S01ED")
+    },
+    "J01MA": ("a fluoroquinolone", {
+        "myasthenia": "its boxed warning: it may exacerbate muscle weakness in myasthenia "
+        "gravis; avoid",
+    }),
 }  # fmt: skip
 """Drug classes (ATC level 4) with a drug-disease caution of their own, from the AGS Beers
 criteria's drug-disease table and the drugs' labels: SIDER lists what a drug was seen to
@@ -132,6 +148,14 @@ DRUG_CAUTIONS: dict[str, dict[str, str]] = {
         "heart failure": "its label's boxed warning: more cardiovascular deaths than with "
         "allopurinol in gout with cardiovascular disease (CARES); use it only when allopurinol "
         "fails or cannot be taken",
+    },
+    "DB01156": {  # bupropion
+        "seizures": "it lowers the seizure threshold (label: contraindicated in a seizure "
+        "disorder; AGS Beers: avoid)",
+    },
+    "DB00193": {  # tramadol
+        "seizures": "it lowers the seizure threshold (AGS Beers: avoid with a history of "
+        "seizures)",
     },
 }
 """Single drugs with a drug-disease caution their ATC class does not share (febuxostat's

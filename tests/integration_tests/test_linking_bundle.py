@@ -256,3 +256,16 @@ def test_index_lives_in_the_cache_dir(settings: Settings, linker: Linker) -> Non
     path = Linker.build_index(settings)
     assert path.parent == settings.cache_dir
     assert Path(path).is_file()
+
+
+def test_a_condition_keeps_the_name_it_was_linked_by(linker: Linker) -> None:
+    # "depression" is MeSH's Depressive Disorder; a cross reference joins it to Adjustment
+    # Disorders, whose id is the group's canonical key. The answer must not say the latter.
+    linked = link_patient(
+        linker,
+        PatientInput(text="34-year-old woman with epilepsy and depression", conditions=["gout"]),
+    )
+    (depression,) = [c for c in linked.conditions if linked.names[c] == "Depressive Disorder"]
+    assert linker.name_of(depression) == "Adjustment Disorders"
+    assert set(linked.names) == set(linked.conditions)
+    assert "Gout" in linked.names.values()  # a structured value too

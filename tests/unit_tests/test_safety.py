@@ -204,7 +204,8 @@ def _side_effects(tmp_path: Path) -> SideEffects:
                   "DB00331\tMetformin\tC2\tHypertension\t\t\n"
                   "DB00999\tHydrochlorothiazide\tC3\tHyperuricaemia\t0.02\t2%\n"
                   "DB00999\tHydrochlorothiazide\tC4\tRenal failure\t0.001\tpostmarketing\n"
-                  "DB01132\tPioglitazone\tC5\tDyspnoea\t\t\n")  # fmt: skip
+                  "DB01132\tPioglitazone\tC5\tDyspnoea\t\t\n"
+                  "DB00335\tAtenolol\tC6\tBronchospasm\t0.03\t1.2%\n")  # fmt: skip
     linked = {"Hypertension": "MESH:D006973", "Hyperuricaemia": "MESH:D033461",
               "Renal failure": "MESH:D051437", "Dyspnoea": "MESH:D004418"}  # fmt: skip
     below = {"MESH:D051437": ["MESH:D058186", "MESH:D051436"], "MESH:D006333": ["MESH:D004418"]}
@@ -297,3 +298,40 @@ def test_febuxostat_is_cautioned_in_heart_failure_by_its_boxed_warning(tmp_path:
         "boxed warning" in found["DB04854"].message and "Heart Failure" in found["DB04854"].message
     )
     assert comorbidity_cautions(candidates, [gout], names, effects) == {}
+
+
+def test_beta_blockers_fluoroquinolones_and_bupropion_are_cautioned_by_rule(tmp_path: Path) -> None:
+    effects = _side_effects(tmp_path)
+    # SIDER's MedDRA "Bronchospasm" is MeSH's "Bronchial Spasm", in the asthma/COPD group
+    assert dict(effects.by_drug["DB00335"]) == {"bronchospasm": ("Bronchospasm", 0.03)}
+    asthma, hypertension, myasthenia, epilepsy = (
+        "MESH:D001249", "MESH:D006973", "MESH:D009157", "MESH:D004827",
+    )  # fmt: skip
+    names = {asthma: "Asthma", myasthenia: "Myasthenia Gravis", epilepsy: "Epilepsy"}
+    classes = {
+        "DB01359": {"ATC:C07AA"},  # penbutolol, non-selective: not in this SIDER
+        "DB00381": {"ATC:C08CA"},  # amlodipine
+        "DB01137": {"ATC:J01MA", "ATC:S01AE"},  # levofloxacin
+    }
+    candidates = [
+        ("DB01359", "Penbutolol", hypertension),
+        ("DB00335", "Atenolol", hypertension),
+        ("DB00381", "Amlodipine", hypertension),
+        ("DB01137", "Levofloxacin", "MESH:D011014"),
+        ("DB01156", "Bupropion", "MESH:D003866"),
+    ]
+    found = comorbidity_cautions(
+        candidates, [hypertension, asthma, myasthenia, epilepsy], names, effects,
+        classes_of=lambda d: classes.get(d, set()),
+    )  # fmt: skip
+    assert set(found) == {"DB01359", "DB00335", "DB01137", "DB01156"}
+    assert "non-selective beta-blocker (C07AA)" in found["DB01359"].message
+    assert "bronchospasm (up to 3% of patients)" in found["DB00335"].message
+    assert "Myasthenia Gravis" in found["DB01137"].message
+    assert "seizure threshold" in found["DB01156"].message
+    assert all(c.strong for c in found.values())
+    # without asthma the beta-blockers are not cautioned
+    plain = comorbidity_cautions(
+        candidates[:3], [hypertension], names, effects, classes_of=lambda d: classes.get(d, set())
+    )
+    assert plain == {}

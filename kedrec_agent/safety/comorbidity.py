@@ -154,8 +154,7 @@ DRUG_CAUTIONS: dict[str, dict[str, str]] = {
         "disorder; AGS Beers: avoid)",
     },
     "DB00193": {  # tramadol
-        "seizures": "it lowers the seizure threshold (AGS Beers: avoid with a history of "
-        "seizures)",
+        "seizures": "it lowers the seizure threshold (AGS Beers: avoid with a history of seizures)",
     },
 }
 """Single drugs with a drug-disease caution their ATC class does not share (febuxostat's

@@ -447,21 +447,62 @@ def _comorbidity_cautions(
     """Per candidate, another condition of the patient it can worsen (SIDER, its class)."""
     if len(state.conditions) < 2:
         return {}
+    return _cautions_for(
+        state,
+        [
+            (c.drug.local_id, c.drug.label or c.drug.local_id, condition)
+            for c in evidence.candidates
+            for condition in (c.condition, *c.also_treats)  # indicated: not a caution
+        ],
+        services,
+    )
+
+
+def _current_medication_cautions(
+    state: State, evidence: KGEvidence, services: Services
+) -> dict[str, Caution]:
+    """Per current medication, a condition of the patient it can worsen.
+
+    A thiazide taken for hypertension by a patient with gout raises uric acid: the
+    clinician should know, and may switch it. A medication is not cautioned for a condition
+    it treats.
+    """
+    if not state.medications:
+        return {}
+    treats: dict[str, list[str]] = {}
+    for c in evidence.candidates:
+        if c.already_taking and c.edges:
+            treats.setdefault(c.drug.local_id, []).append(c.condition)
+    name_of = _name_of(state, services)
+    return _cautions_for(
+        state,
+        [
+            (drug, name_of(drug) or drug, condition)
+            for drug in state.medications
+            for condition in treats.get(drug) or [""]
+        ],
+        services,
+    )
+
+
+def _cautions_for(
+    state: State, candidates: list[tuple[str, str, str]], services: Services
+) -> dict[str, Caution]:
+    """The cautions of ``(drug id, name, condition it is for)`` for the patient's conditions.
+
+    None where the side-effect table is unavailable (:func:`comorbidity_cautions`).
+    """
     try:
         effects = services.side_effects()
         kg = services.kg()
     except KedrecError as exc:  # without them no comorbidity is checked
         log.warning("side effects unavailable: %s", type(exc).__name__)
         return {}
-
+    name_of = _name_of(state, services)
     return comorbidity_cautions(
-        [
-            (c.drug.local_id, c.drug.label or c.drug.local_id, condition)
-            for c in evidence.candidates
-            for condition in (c.condition, *c.also_treats)  # indicated: not a caution
-        ],
+        candidates,
         state.conditions,
-        {c: _name_of(state, services)(c) or c for c in state.conditions},
+        {c: name_of(c) or c for c in state.conditions},
         effects,
         lambda d: kg.equivalences.concept(d).equivalents,
         _drug_tables(services).classes_of,
@@ -505,6 +546,17 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
             for c in checked.choices
             if (found := cautions.get(c.drug_id))
         ]
+    warnings += [
+        SafetyWarning(
+            kind="comorbidity",
+            severity="warning",
+            drug_id=drug,
+            message=found.message.replace(
+                "Comorbidity caution:", "Comorbidity caution (a current medication):", 1
+            ),
+        )
+        for drug, found in _current_medication_cautions(state, evidence, services).items()
+    ]
     update = {
         "recommendation": checked.model_dump(),
         "warnings": [w.model_dump() for w in warnings],

@@ -63,3 +63,42 @@ def test_a_category_of_diseases_gets_no_drug() -> None:
     assert {r["condition"]["name"] for r in result["recommendations"]} == {"Gout"}
     alone = graph.invoke({"patient": "a neoplasm"}, context=context)["result"]
     assert alone["abstained"] and "too general" in alone["reason"]
+
+
+def test_a_current_medication_that_worsens_another_condition_is_flagged() -> None:
+    from graphs.kedrec import graph
+
+    context = Context(literature=False)
+    note = "62-year-old man with gout and hypertension on hydrochlorothiazide"
+    result = graph.invoke({"patient": note}, context=context)["result"]
+    flagged = [
+        w
+        for w in result["warnings"]
+        if w["kind"] == "comorbidity" and w["drug_id"] == "DB00999"  # the thiazide
+    ]
+    assert len(flagged) == 1 and "(a current medication)" in flagged[0]["message"]
+    assert "Gout" in flagged[0]["message"]
+    # Not for the hypertension it treats, and not without the gout.
+    alone = graph.invoke(
+        {"patient": "62-year-old man with hypertension on hydrochlorothiazide"}, context=context
+    )["result"]
+    assert not [w for w in alone["warnings"] if w["kind"] == "comorbidity"]
+
+
+def test_no_non_selective_beta_blocker_for_an_asthmatic_patients_hypertension(
+    bundle_settings: Settings,
+) -> None:
+    from graphs.kedrec import graph
+    from kedrec_agent.ranking.tables import DrugTables
+
+    tables = DrugTables.from_settings(bundle_settings)
+    note = "30-year-old woman with asthma and hypertension"
+    result = graph.invoke({"patient": note}, context=Context(literature=False))["result"]
+    by_condition = {c["condition"]["name"]: c for c in result["conditions"]}
+    assert by_condition["Hypertension"]["status"] == "options"
+    options = by_condition["Hypertension"]["drug_ids"]
+    beta = {"ATC:C07AA", "ATC:C07AG"}
+    unsafe = [d for d in options if beta & set(tables.classes_of(d))]
+    cautioned = {w["drug_id"] for w in result["warnings"] if w["kind"] == "comorbidity"}
+    assert set(unsafe) <= cautioned  # never shown without its caution
+    assert options[0] not in unsafe  # and never first

@@ -465,7 +465,7 @@ def _current_medication_cautions(
 
     A thiazide taken for hypertension by a patient with gout raises uric acid: the
     clinician should know, and may switch it. A medication is not cautioned for a condition
-    it treats.
+    it treats; its caution names it "(a current medication)".
     """
     if not state.medications:
         return {}
@@ -477,7 +477,7 @@ def _current_medication_cautions(
     return _cautions_for(
         state,
         [
-            (drug, name_of(drug) or drug, condition)
+            (drug, f"{name_of(drug) or drug} (a current medication)", condition)
             for drug in state.medications
             for condition in treats.get(drug) or [""]
         ],
@@ -547,14 +547,7 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
             if (found := cautions.get(c.drug_id))
         ]
     warnings += [
-        SafetyWarning(
-            kind="comorbidity",
-            severity="warning",
-            drug_id=drug,
-            message=found.message.replace(
-                "Comorbidity caution:", "Comorbidity caution (a current medication):", 1
-            ),
-        )
+        SafetyWarning(kind="comorbidity", severity="warning", drug_id=drug, message=found.message)
         for drug, found in _current_medication_cautions(state, evidence, services).items()
     ]
     update = {

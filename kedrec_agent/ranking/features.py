@@ -349,8 +349,8 @@ def _other_indication_names(
     """
     if kg is None:
         return [r.disease.label for r in candidate.related if r.disease.label]
-    return [r.disease.label for r in _other_indications(kg, candidate.drug.local_id, relatedness)
-            if r.disease.label]  # fmt: skip
+    rows = _other_indications(kg, candidate.drug.local_id, relatedness)
+    return [r.disease.label for r in rows if r.disease.label]
 
 
 def _best_indication(kg: KnowledgeGraph, drug: str, relatedness: _Relatedness) -> float:

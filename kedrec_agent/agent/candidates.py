@@ -3,7 +3,9 @@
 Left out before the model sees them, so that a safe alternative takes their place rather
 than a warning: the candidates of a condition a current medication already treats (the
 answer says so), drugs the patient takes, drugs the patient is allergic to (directly or by
-MeSH class, unless they may only cross-react: those are cautioned), and adjuncts that are
+MeSH class, unless they may only cross-react: those are cautioned), drugs contraindicated
+for the patient (in pregnancy, :func:`~kedrec_agent.safety.pregnancy.contraindication`),
+and adjuncts that are
 never given on their own (a beta-lactamase inhibitor such as clavulanic acid, a renal
 dehydropeptidase inhibitor such as cilastatin, a decarboxylase inhibitor such as carbidopa:
 the graph lists them as treating what their partner drug treats).
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from kedrec_agent.kg.evidence import KGEvidence
+from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.safety.checks import SafetyWarning, allergy_conflict
 from kedrec_agent.safety.classes import DrugClasses
@@ -60,8 +62,11 @@ def usable_candidates(
     name_of: Callable[[str], str | None],
     classes: DrugClasses,
     tables: DrugTables,
+    contraindicated: Callable[[str, str], str | None] = lambda drug, name: None,
 ) -> Usable:
-    """The candidates the model may choose, a veto per allergy, a note per adjunct left out.
+    """The candidates the model may choose, a veto per allergy or contraindication, notes.
+
+    A note says which adjuncts were left out.
 
     Args:
         evidence: the graph's evidence for the patient.
@@ -69,10 +74,13 @@ def usable_candidates(
         name_of: display name of an id.
         classes: the MeSH drug classes.
         tables: the drugs' pharmacologic classes (adjuncts).
+        contraindicated: ``(drug id, name) ->`` why the patient must not have it, or None.
     """
     treated = evidence.treated()
     allergic = allergens(allergies, name_of, classes, tables)
-    kept, vetoes, adjuncts = [], {}, {}
+    kept: list[CandidateDrug] = []
+    vetoes: dict[str, SafetyWarning] = {}
+    adjuncts: dict[str, str] = {}
     for cand in evidence.candidates:
         drug = cand.drug.local_id
         if cand.condition in treated or cand.already_taking:
@@ -91,11 +99,16 @@ def usable_candidates(
             ),
             None,
         )
-        if conflict is None:
-            kept.append(cand)
-        elif drug not in vetoes:
-            vetoes[drug] = SafetyWarning(
-                kind="allergy", severity="veto", drug_id=drug, message=conflict
+        if conflict is not None:
+            vetoes.setdefault(
+                drug,
+                SafetyWarning(kind="allergy", severity="veto", drug_id=drug, message=conflict),
             )
+        elif (why := contraindicated(drug, name)) is not None:
+            vetoes.setdefault(
+                drug, SafetyWarning(kind="pregnancy", severity="veto", drug_id=drug, message=why)
+            )
+        else:
+            kept.append(cand)
     usable = KGEvidence(candidates=kept, interactions=evidence.interactions, ranked=evidence.ranked)
     return Usable(usable, list(vetoes.values()), list(adjuncts.values()))

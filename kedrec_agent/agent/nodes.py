@@ -38,6 +38,13 @@ from kedrec_agent.safety.checks import SafetyWarning, check_recommendation
 from kedrec_agent.safety.classes import DrugClasses
 from kedrec_agent.safety.comorbidity import Caution, comorbidity_cautions
 from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
+from kedrec_agent.safety.pregnancy import (
+    contraindication,
+    implies_pregnancy,
+    pregnancy_cautions,
+    pregnancy_risk,
+    to_avoid,
+)
 from kedrec_agent.safety.severity import worst_with
 from kedrec_agent.services import Services
 
@@ -129,6 +136,7 @@ def link(state: State, runtime: Runtime[Context], services: Services) -> dict[st
     update: dict[str, Any] = {
         "age": linked.age,
         "sex": linked.sex,
+        "pregnant": _pregnant(linked.pregnant, linked.conditions, services),
         "conditions": linked.conditions,
         "condition_names": linked.names,
         "medications": linked.medications,
@@ -152,6 +160,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     mentions = _co_mentions(state.conditions, context, services)
     name_of = _name_of(state, services)
     tables = _drug_tables(services)
+    risk = pregnancy_risk(state.pregnant, state.sex, state.age)
     try:
         kg = services.kg()
         if context.exclusions:
@@ -177,9 +186,15 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             names={c: name_of(c) or c for c in state.conditions},
             established=tables.established,
             groups=tables.therapeutic_groups,
+            set_aside=lambda drug: to_avoid(drug, risk, tables) if risk else False,
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")
+    # a current medication contraindicated in pregnancy is to be switched: its condition
+    # gets options (a statin, only to be stopped, is not: the caution says so)
+    evidence.replace = [
+        d for d in state.medications if contraindication(d, d, risk, tables) is not None
+    ]
     if not evidence.candidates:
         return _abstain(
             "The knowledge graph has no candidate drug for the recognised conditions.",
@@ -196,6 +211,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
         name_of,
         _drug_classes(services),
         tables,
+        lambda drug, name: contraindication(drug, name, risk, tables),
     )
     update: dict[str, Any] = {
         "general": general,
@@ -268,6 +284,21 @@ def _unnamed_note(count: int) -> str:
         f"{count} candidate(s) have no name the literature search knows; "
         "no passages were searched for them."
     )
+
+
+def _pregnant(stated: bool | None, conditions: list[str], services: Services) -> bool | None:
+    """Pregnant as stated, else if a condition is a complication of pregnancy, else unknown."""
+    if stated is not None:
+        return stated
+    try:
+        kg = services.kg()
+    except KedrecError:  # the graph node will say it is down
+        return None
+
+    def under(disease: str, ancestor: str) -> bool:
+        return kg.hierarchy.under(kg.equivalences.concept(disease).equivalents, ancestor)
+
+    return True if implies_pregnancy(conditions, under) else None
 
 
 def _name_of(state: State, services: Services) -> Callable[[str], str | None]:
@@ -419,7 +450,7 @@ def reason(state: State, runtime: Runtime[Context], services: Services) -> dict[
 def _cautions(state: State, evidence: KGEvidence, services: Services) -> dict[str, Caution]:
     """Per candidate, why an alternative should go first: its cautions joined, strong if one is."""
     found: dict[str, list[Caution]] = {}
-    for kind in (_allergy_cautions, _comorbidity_cautions):
+    for kind in (_allergy_cautions, _comorbidity_cautions, _pregnancy_cautions):
         for drug, caution in kind(state, evidence, services).items():
             found.setdefault(drug, []).append(caution)
     return {
@@ -458,6 +489,17 @@ def _comorbidity_cautions(
     )
 
 
+def _pregnancy_cautions(
+    state: State, evidence: KGEvidence, services: Services
+) -> dict[str, Caution]:
+    """Per candidate, a drug to avoid in pregnancy (or, before one, without prevention)."""
+    return pregnancy_cautions(
+        [(c.drug.local_id, c.drug.label or c.drug.local_id) for c in evidence.candidates],
+        pregnancy_risk(state.pregnant, state.sex, state.age),
+        _drug_tables(services),
+    )
+
+
 def _current_medication_cautions(
     state: State, evidence: KGEvidence, services: Services
 ) -> dict[str, Caution]:
@@ -482,6 +524,16 @@ def _current_medication_cautions(
             for condition in treats.get(drug) or [""]
         ],
         services,
+    )
+
+
+def _current_pregnancy_cautions(state: State, services: Services) -> dict[str, Caution]:
+    """Per current medication, a drug to avoid in pregnancy (lisinopril for a pregnant woman)."""
+    name_of = _name_of(state, services)
+    return pregnancy_cautions(
+        [(d, f"{name_of(d) or d} (a current medication)") for d in state.medications],
+        pregnancy_risk(state.pregnant, state.sex, state.age),
+        _drug_tables(services),
     )
 
 
@@ -536,9 +588,12 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
         services.severities(),
         cross_reactive=allergy,
     )
-    cautioned: tuple[tuple[Literal["allergy", "comorbidity"], dict[str, Caution]], ...] = (
+    cautioned: tuple[
+        tuple[Literal["allergy", "comorbidity", "pregnancy"], dict[str, Caution]], ...
+    ] = (
         ("allergy", allergy),
         ("comorbidity", _comorbidity_cautions(state, usable, services)),
+        ("pregnancy", _pregnancy_cautions(state, usable, services)),
     )
     for kind, cautions in cautioned:
         warnings += [
@@ -546,9 +601,14 @@ def safety(state: State, runtime: Runtime[Context], services: Services) -> dict[
             for c in checked.choices
             if (found := cautions.get(c.drug_id))
         ]
+    current: tuple[tuple[Literal["comorbidity", "pregnancy"], dict[str, Caution]], ...] = (
+        ("comorbidity", _current_medication_cautions(state, evidence, services)),
+        ("pregnancy", _current_pregnancy_cautions(state, services)),
+    )
     warnings += [
-        SafetyWarning(kind="comorbidity", severity="warning", drug_id=drug, message=found.message)
-        for drug, found in _current_medication_cautions(state, evidence, services).items()
+        SafetyWarning(kind=kind, severity="warning", drug_id=drug, message=found.message)
+        for kind, cautions in current
+        for drug, found in cautions.items()
     ]
     update = {
         "recommendation": checked.model_dump(),

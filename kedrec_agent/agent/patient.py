@@ -41,6 +41,7 @@ class LinkedPatient:
         allergies: DrugBank or MeSH ids of allergy substances.
         age: years, structured value first, else stated in the text.
         sex: ``"female"`` / ``"male"``, likewise.
+        pregnant: pregnant or planning a pregnancy (``False``: stated not), likewise.
         unlinked: ``(field, value, problem)`` for each structured value not linked.
         names: each condition's name as linked (the heading the patient's words matched):
             "depression" links to *Depressive Disorder*, whose group of equivalent ids has
@@ -52,6 +53,7 @@ class LinkedPatient:
     allergies: list[str] = field(default_factory=list)
     age: int | None = None
     sex: str | None = None
+    pregnant: bool | None = None
     unlinked: list[tuple[str, str, str]] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
 
@@ -156,7 +158,7 @@ def link_patient(linker: Linker, patient: PatientInput) -> LinkedPatient:
     Returns:
         The ids found, and the structured values that could not be linked.
     """
-    linked = LinkedPatient(age=patient.age, sex=patient.sex)
+    linked = LinkedPatient(age=patient.age, sex=patient.sex, pregnant=patient.pregnant)
     if patient.text:
         mentions = linker.extract(patient.text)
         for mention in mentions.conditions:
@@ -167,6 +169,7 @@ def link_patient(linker: Linker, patient: PatientInput) -> LinkedPatient:
         linked.allergies += [m.entity.id for m in mentions.allergies if not m.negated]
         linked.age = linked.age if linked.age is not None else mentions.age
         linked.sex = linked.sex or mentions.sex
+        linked.pregnant = linked.pregnant if linked.pregnant is not None else mentions.pregnant
     fields: tuple[tuple[str, list[str], tuple[EntityKind, ...], list[str]], ...] = (
         ("conditions", patient.conditions, ("disease",), linked.conditions),
         ("medications", patient.medications, ("drug",), linked.medications),

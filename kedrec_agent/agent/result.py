@@ -242,7 +242,10 @@ def _per_condition(
             by = ", ".join(treated[condition])
             reason = f"{ref.name}: treated by {by} (a current medication)."
             answers.append(ConditionAnswer(condition=ref, status="treated", reason=reason))
-        elif any(c.condition == condition and c.drug_id in vetoed for c in chosen):
+        elif any(c.condition == condition and c.drug_id in vetoed for c in chosen) or any(
+            c.condition == condition and c.drug.local_id in vetoed
+            for c in (evidence.candidates if evidence else [])
+        ):
             reason = f"{ref.name}: every option was withheld for safety (see the warnings)."
             answers.append(ConditionAnswer(condition=ref, status="withheld", reason=reason))
         else:
@@ -319,6 +322,7 @@ def build_result(
             allergies=view(state.allergies),
             age=state.age,
             sex=state.sex,
+            pregnant=state.pregnant,
         ),
         review=review,
         versions=Versions.current(model.get("model"), model.get("adapter"), data),

@@ -21,7 +21,7 @@ class InputState:
 
     record: dict[str, Any] = field(default_factory=dict)
     """Structured fields (``kedrec_agent.patients.PatientInput`` without ``text``):
-    conditions, medications, allergies (names or codes), age, sex."""
+    conditions, medications, allergies (names or codes), age, sex, pregnant."""
 
 
 @dataclass
@@ -94,6 +94,9 @@ class State(InputState, OutputState):
 
     age: int | None = None
     sex: str | None = None
+    pregnant: bool | None = None
+    """Pregnant or planning a pregnancy (stated, or a pregnancy complication is among the
+    conditions); ``False``: stated not pregnant; ``None``: not stated."""
     timings: Annotated[dict[str, float], merge] = field(default_factory=dict)
     """Milliseconds per stage."""
 

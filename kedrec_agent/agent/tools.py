@@ -30,7 +30,8 @@ DESCRIPTION = (
     "Recommend drugs for a patient, with the evidence behind each (knowledge-graph facts "
     "and PubMed / ClinicalTrials.gov citations) and safety warnings (interactions with "
     "current medications, allergy conflicts, duplicate therapy). Input: a free-text patient "
-    "description naming the conditions, current medications, allergies, age and sex, and/or "
+    "description naming the conditions, current medications, allergies, age, sex and any "
+    "pregnancy, and/or "
     "the same as structured fields (names or codes: MeSH, DOID, ICD-9, DrugBank). "
     "Decision support for a clinician only, not a prescription: relay the warnings first "
     "and never present the result as an order."
@@ -53,6 +54,9 @@ class KedrecInput(BaseModel):
     allergies: list[Item] = Field(default_factory=list, description="drug allergies")
     age: int | None = Field(default=None, ge=0, le=130)
     sex: Literal["female", "male"] | None = None
+    pregnant: bool | None = Field(
+        default=None, description="pregnant or planning a pregnancy (false: stated not)"
+    )
     top_k: int = Field(default=5, ge=1, le=20, description="candidate drugs per condition")
 
 

@@ -72,12 +72,20 @@ class KGEvidence(BaseModel):
         default=False,
         description="True when the candidates are in the clinical order of candidate_order",
     )
+    replace: list[str] = Field(
+        default_factory=list,
+        description="current medications to be replaced (a pregnant patient on an ACE "
+        "inhibitor): they do not count as treating their condition, which gets options",
+    )
 
     def treated(self) -> dict[str, list[str]]:
-        """Per condition, the current medications indicated for it (their names)."""
+        """Per condition, the current medications indicated for it (their names).
+
+        Those to :attr:`replace` are left out.
+        """
         found: dict[str, list[str]] = {}
         for cand in self.candidates:
-            if cand.already_taking and cand.edges:
+            if cand.already_taking and cand.edges and cand.drug.local_id not in self.replace:
                 name = cand.drug.label or cand.drug.local_id
                 found.setdefault(cand.condition, []).append(name)
         return found
@@ -94,6 +102,7 @@ def gather_evidence(
     names: Mapping[str, str] | None = None,
     established: Collection[str] = frozenset(),
     groups: Callable[[str], Collection[str]] | None = None,
+    set_aside: Callable[[str], bool] | None = None,
 ) -> KGEvidence:
     """Collect the graph evidence for a patient's conditions and current medications.
 
@@ -127,6 +136,9 @@ def gather_evidence(
         established: drugs with an FDA established pharmacologic class (ordering).
         groups: a drug's ATC therapeutic groups (level 2, ``J01``), to mark the
             candidates of an unusual group for the condition (:func:`mark_typical`).
+        set_aside: drugs that do not count toward ``top_k`` (contraindicated or to avoid
+            for this patient, such as a topical retinoid in pregnancy): they are kept where
+            they rank, with their warning, but safe options fill the ``top_k`` places.
     """
     mentions = mentions or {}
     names = names or {}
@@ -178,10 +190,10 @@ def gather_evidence(
     candidates: list[CandidateDrug] = []
     for condition, by_drug in pools.items():
         own = [c for c in by_drug.values() if home[c.drug.id] == condition]
-        shortlist = sorted(own, key=candidate_order)[: 2 * top_k]
+        shortlist = _first(sorted(own, key=candidate_order), 2 * top_k, set_aside)
         for entry in shortlist:
             entry.paths = kg.mechanism_paths(entry.drug.local_id, condition, paths_per_drug)
-        kept = sorted(shortlist, key=candidate_order)[:top_k]
+        kept = _first(sorted(shortlist, key=candidate_order), top_k, set_aside)
         # A current medication that treats the condition is always kept: it answers it.
         kept += [c for c in by_drug.values() if c.already_taking and c.edges and c not in kept]
         taken = {c.drug.local_id for c in kept if c.already_taking and c.edges}
@@ -190,6 +202,26 @@ def gather_evidence(
     drugs = list(dict.fromkeys([*medication_ids, *(c.drug.local_id for c in candidates)]))
     interactions = kg.interactions_among(drugs[:MAX_INTERACTION_DRUGS]) if len(drugs) > 1 else []
     return KGEvidence(candidates=candidates, interactions=interactions, ranked=True)
+
+
+def _first(
+    ordered: Sequence[CandidateDrug], n: int, set_aside: Callable[[str], bool] | None
+) -> list[CandidateDrug]:
+    """The first ``n`` candidates not set aside, and at most ``n`` set-aside ones among them."""
+    if set_aside is None:
+        return list(ordered[:n])
+    kept: list[CandidateDrug] = []
+    safe = aside = 0
+    for cand in ordered:
+        if safe == n:
+            break
+        if not set_aside(cand.drug.local_id):
+            kept.append(cand)
+            safe += 1
+        elif aside < n:
+            kept.append(cand)
+            aside += 1
+    return kept
 
 
 def treating_related(

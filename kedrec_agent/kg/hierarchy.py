@@ -99,6 +99,11 @@ class DiseaseHierarchy:
             if other not in ids and any(_within(x, y) and x != y for x in own for y in numbers)
         }
 
+    def under(self, disease: str | Iterable[str], ancestor: str) -> bool:
+        """Whether ``disease`` (one id or its equivalents) is ``ancestor`` or below it."""
+        above = _numbers(self._trees, ancestor)
+        return any(_within(a, own) for own in _numbers(self._trees, disease) for a in above)
+
     def is_category(self, disease: str | Iterable[str]) -> bool:
         """Whether ``disease`` (one id or its equivalent ids) is only a top-level heading.
 

@@ -66,6 +66,10 @@ from kedrec_agent.linking.lexicon import (
     ALLERGY_AFTER,
     BLOCKED,
     EDGE_WORDS,
+    NOT_PREGNANT,
+    PAST_PREGNANCY,
+    PREGNANCY_LOSS,
+    PREGNANT,
     PRONOUNS,
     SEX_EXPLICIT,
 )
@@ -139,6 +143,8 @@ class PatientMentions:
         age: years, when stated.
         sex: ``"female"`` / ``"male"``, when stated.
         no_known_allergies: the note says NKDA / no known allergies.
+        pregnant: pregnant or planning a pregnancy; ``False``: denied (a negative pregnancy
+            test, post-menopausal); ``None``: not said.
     """
 
     conditions: tuple[Mention, ...]
@@ -147,6 +153,7 @@ class PatientMentions:
     age: int | None
     sex: Literal["female", "male"] | None
     no_known_allergies: bool = False
+    pregnant: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +301,24 @@ def _sex(note: str) -> Literal["female", "male"] | None:
     return "male" if male > female else "female"
 
 
+def _pregnant(note: str, context: CueContext) -> bool | None:
+    """Whether the note says the patient is pregnant (or plans to be), is not, or neither."""
+    if NOT_PREGNANT.search(note):
+        return False
+    stated = None
+    for match in PREGNANT.finditer(note):
+        before, after = note[max(0, match.start() - 30) : match.start()], note[match.end() :]
+        if PAST_PREGNANCY.search(before) or PREGNANCY_LOSS.match(after):
+            continue  # "previous pregnancy", "pregnancy loss": not now
+        negated, family, _, _ = context.describe(match.start())
+        if family:
+            continue
+        if not negated:
+            return True
+        stated = False  # "not pregnant", "denies pregnancy"
+    return stated
+
+
 def extract_mentions(linker: EntityLookup, note: str) -> PatientMentions:
     """Find the entities a note mentions and sort them into conditions, meds and allergies.
 
@@ -340,4 +365,5 @@ def extract_mentions(linker: EntityLookup, note: str) -> PatientMentions:
         age=_age(note),
         sex=_sex(note),
         no_known_allergies=context.nkda,
+        pregnant=_pregnant(note, context),
     )

@@ -245,4 +245,25 @@ SEX_EXPLICIT = re.compile(
     r"|(?:^|[.;:\n]\s*|\ba\s+)\d{1,3}\s?(?:yo\s?)?(?-i:(?P<m2>M)|(?P<f2>F))\b",
     re.IGNORECASE,
 )
+# Pregnancy: stated ("pregnant", "12 weeks' gestation", "trying to conceive") or denied
+# ("pregnancy test negative"); a past one ("previous pregnancy", "pregnancy loss") is neither.
+PREGNANT = re.compile(
+    r"\b(?:pregnant|pregnancy|gravid|(?:\d{1,2}\s*(?:weeks?|wks?)'?\s+(?:of\s+)?gestation)"
+    r"|(?:trying|planning|plans|plan|wishes|wants|hoping)\s+(?:to\s+)?(?:conceive|get\s+pregnant"
+    r"|become\s+pregnant|a\s+pregnancy))\b",
+    re.IGNORECASE,
+)
+NOT_PREGNANT = re.compile(
+    r"\b(?:negative\s+(?:urine\s+|serum\s+)?(?:pregnancy\s+test|(?:beta[\s-]*)?hcg)"
+    r"|(?:pregnancy\s+test|(?:beta[\s-]*)?hcg)\s+(?:was\s+|is\s+)?negative|post-?menopausal"
+    r"|hysterectomy)\b",
+    re.IGNORECASE,
+)
+PAST_PREGNANCY = re.compile(
+    r"\b(?:previous|prior|past|last|former|earlier|after|since|before)\s+(?:\w+\s+)?$",
+    re.IGNORECASE,
+)
+"""Words just before "pregnancy" that make it a past one."""
+PREGNANCY_LOSS = re.compile(r"[\s-]*loss(?:es)?\b", re.IGNORECASE)
+"""Words just after "pregnancy" that make it a past one."""
 PRONOUNS = re.compile(r"\b(?P<male>he|him|his)\b|\b(?P<female>she|her|hers)\b", re.IGNORECASE)

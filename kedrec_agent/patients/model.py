@@ -38,6 +38,9 @@ class PatientInput(BaseModel):
         allergies: drugs or drug classes (names, DrugBank or MeSH ids).
         age: years (0-130).
         sex: ``"female"`` or ``"male"``.
+        pregnant: ``True``: pregnant or planning a pregnancy (every pregnancy caution
+            applies); ``False``: stated not pregnant; unset: not stated (a woman aged 12-50
+            still gets the cautions of drugs that need a pregnancy prevention programme).
         source: where the record came from (``"fhir"``, ``"mimic:HADM_ID"``,
             ``"synthea:ID"``…), for provenance; never patient text.
     """
@@ -50,6 +53,7 @@ class PatientInput(BaseModel):
     allergies: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
     age: int | None = Field(default=None, ge=0, le=130)
     sex: Literal["female", "male"] | None = None
+    pregnant: bool | None = None
     source: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")

@@ -48,6 +48,9 @@ class PatientView(BaseModel):
     allergies: list[EntityRef] = Field(default_factory=list)
     age: int | None = None
     sex: str | None = None
+    pregnant: bool | None = Field(
+        default=None, description="pregnant or planning a pregnancy; false: stated not"
+    )
 
     @field_validator("conditions", "medications", "allergies", mode="before")
     @classmethod

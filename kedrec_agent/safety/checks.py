@@ -30,7 +30,7 @@ from kedrec_agent.safety.severity import RANK, Level, SeverityTable
 class SafetyWarning(BaseModel):
     """One safety finding about a recommended drug."""
 
-    kind: Literal["allergy", "comorbidity", "duplicate", "interaction", "unchecked"]
+    kind: Literal["allergy", "comorbidity", "duplicate", "interaction", "pregnancy", "unchecked"]
     severity: Literal["veto", "warning"]
     drug_id: str | None = Field(
         default=None, description="the drug concerned; None for an unrecognised medication"

@@ -102,3 +102,29 @@ def test_no_non_selective_beta_blocker_for_an_asthmatic_patients_hypertension(
     cautioned = {w["drug_id"] for w in result["warnings"] if w["kind"] == "comorbidity"}
     assert set(unsafe) <= cautioned  # never shown without its caution
     assert options[0] not in unsafe  # and never first
+
+
+def test_a_pregnant_patients_hypertension_gets_no_renin_angiotensin_drug(
+    bundle_settings: Settings,
+) -> None:
+    from graphs.kedrec import graph
+    from kedrec_agent.ranking.tables import DrugTables
+
+    note = "32-year-old woman with hypertension, 14 weeks pregnant, on lisinopril"
+    result = graph.invoke({"patient": note}, context=Context(literature=False))["result"]
+    assert result["patient"]["pregnant"] is True
+    pregnancy = [w for w in result["warnings"] if w["kind"] == "pregnancy"]
+    current = [w for w in pregnancy if w["drug_id"] == "DB00722"]  # lisinopril, taken
+    assert len(current) == 1 and "(a current medication)" in current[0]["message"]
+    (hypertension,) = result["conditions"]
+    options = hypertension["drug_ids"]
+    assert hypertension["status"] == "options" and options  # not "treated by lisinopril"
+    withheld = {w["drug_id"] for w in pregnancy if w["severity"] == "veto"}
+    assert not withheld & set(options)
+    tables = DrugTables.from_settings(bundle_settings)
+    renin_angiotensin = [
+        d for d in options if any(c.startswith("ATC:C09") for c in tables.every.get(d, ()))
+    ]
+    assert not renin_angiotensin  # ACE inhibitors, ARBs: contraindicated, never an option
+    cautioned = {w["drug_id"] for w in pregnancy}
+    assert options[0] not in cautioned

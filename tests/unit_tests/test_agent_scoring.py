@@ -288,6 +288,30 @@ def test_a_non_antibiotic_sulfonamide_for_a_sulfa_allergy_is_cross_reactive() ->
     assert [v.drug_id for v in usable.vetoes] == ["DB00359"]
 
 
+def test_a_contraindicated_drug_is_withheld_before_the_model_and_its_condition_not_treated() -> (
+    None
+):
+    losartan, amlodipine = _cand("DB00678", True), _cand("DB00381", True)
+    taken = _cand("DB00722", True)
+    taken.already_taking = True
+    evidence = KGEvidence(candidates=[losartan, amlodipine, taken], interactions=[])
+    assert evidence.treated() == {DISEASE: ["DB00722"]}
+    evidence.replace = ["DB00722"]  # lisinopril, for a pregnant patient: to be switched
+    assert evidence.treated() == {}
+    usable = usable_candidates(
+        evidence,
+        [],
+        lambda i: None,
+        DrugClasses({}, {}, {}),
+        DrugTables(),
+        lambda drug, name: "withheld" if drug == "DB00678" else None,
+    )
+    assert [c.drug.local_id for c in usable.evidence.candidates] == ["DB00381"]
+    assert [(v.kind, v.severity, v.drug_id) for v in usable.vetoes] == [
+        ("pregnancy", "veto", "DB00678")
+    ]
+
+
 def test_a_major_interaction_goes_behind_a_caution_which_goes_behind_a_safe_drug() -> None:
     def cand(drug: str, rank: int, **kw: Any) -> Candidate:
         return Candidate(id=drug, name=drug, rank=rank, indicated=True, probability=0.99, **kw)

@@ -91,6 +91,21 @@ def test_every_indicated_drug_is_considered_and_names_never_order() -> None:
     assert len(graph.path_queries) <= 2 * 3 * 2  # paths only for the shortlists
 
 
+def test_drugs_set_aside_do_not_take_a_safe_options_place() -> None:
+    many = {f"DB{n:05d}": (f"Drug {n}", [TREATS]) for n in range(1, 7)}
+    many["DB00331"] = ("Metformin", [TREATS, CTD])
+    graph = StubGraph(many, mechanism=[])
+    assert _ids(graph, top_k=2) == ["DB00331", "DB00001"]
+    aside = {"DB00331", "DB00001", "DB00002"}.__contains__  # e.g. contraindicated in pregnancy
+    assert _ids(graph, top_k=2, set_aside=aside) == [
+        "DB00331",
+        "DB00001",
+        "DB00003",
+        "DB00004",
+    ]  # fmt: skip: two safe ones, and no more set-aside ones than that
+    assert _ids(graph, top_k=2, set_aside=lambda d: True) == ["DB00331", "DB00001"]
+
+
 def test_mechanism_candidates_join_and_a_treating_medication_is_kept() -> None:
     graph = StubGraph({"DB00331": ("Metformin", [TREATS]), "DB01016": ("Glibenclamide", [TREATS])},
                       mechanism=["DB09999"])  # fmt: skip

@@ -249,3 +249,25 @@ def test_salt_forms_ions_and_excipients_in_notes(tmp_path: Path) -> None:
     assert _ids(m, "medications") == ["DB13257", "DB00381"]  # not Sulfate ion, not Water
     assert _ids(m, "allergies") == ["DB04465"]
     assert _ids(m, "conditions") == ["MESH:D003924"]
+
+
+@pytest.mark.parametrize(
+    ("note", "pregnant"),
+    [
+        ("28-year-old pregnant woman with hypertension", True),
+        ("A 30-year-old woman, 12 weeks pregnant, with hypertension.", True),
+        ("34 yo F at 20 weeks' gestation with hypertension", True),
+        ("Hypertension in pregnancy.", True),
+        ("Type 2 diabetes; she is trying to conceive.", True),
+        ("She is not pregnant. Hypertension.", False),
+        ("Denies pregnancy. Hypertension.", False),
+        ("Urine pregnancy test negative. Hypertension.", False),
+        ("55-year-old postmenopausal woman with hypertension", False),
+        ("History of pregnancy loss. Hypertension.", None),
+        ("Her previous pregnancy was uneventful. Hypertension.", None),
+        ("Her sister is pregnant. Hypertension.", None),
+        ("68-year-old man with hypertension", None),
+    ],
+)
+def test_pregnancy(tiny_linker: Linker, note: str, pregnant: bool | None) -> None:
+    assert tiny_linker.extract(note).pregnant is pregnant

@@ -123,3 +123,10 @@ def test_only_a_top_level_heading_is_a_category() -> None:
 def test_narrower_headings_are_those_below_only() -> None:
     assert TREE.narrower("MESH:D3") == {"MESH:D1", "MESH:D2"}
     assert TREE.narrower("MESH:D1") == set()  # its parent is broader, not narrower
+
+
+def test_under_is_the_heading_itself_or_below() -> None:
+    assert TREE.under("MESH:D2", "MESH:D3") and TREE.under("MESH:D3", "MESH:D3")
+    assert TREE.under(["MESH:D9", "MESH:D1"], "MESH:D3")  # one of its equivalents
+    assert not TREE.under("MESH:D3", "MESH:D1") and not TREE.under("MESH:D5", "MESH:D3")
+    assert not TREE.under("MESH:D1", "MESH:D404")  # an ancestor without tree numbers

@@ -265,7 +265,8 @@ def linker_check(linker: Linker) -> DiseaseLink:
     return link
 
 
-def _sex_of(name: str) -> str | None:
+def sex_of(name: str) -> str | None:
+    """The sex a disease's name implies ("ovarian cancer": female), or None."""
     lowered = name.lower()
     if any(stem in lowered for stem in _FEMALE):
         return "female"
@@ -346,12 +347,12 @@ def generate_vignettes(
     for disease in order:
         rng = random.Random(f"vignettes:{seed}:{disease.doid}")
         age = rng.randint(*AGES)
-        sex = _sex_of(disease.name) or rng.choice(("female", "male"))
+        sex = sex_of(disease.name) or rng.choice(("female", "male"))
         template = rng.choice(TEMPLATES)
         partners = [
             d
             for d in usable
-            if d.doid != disease.doid and not d.ids & disease.ids and _sex_of(d.name) in (None, sex)
+            if d.doid != disease.doid and not d.ids & disease.ids and sex_of(d.name) in (None, sex)
         ]
         partner = rng.choice(partners) if partners else None
         base = f"{split}:{disease.doid}"

@@ -412,7 +412,8 @@ def _print_result(result: Any) -> None:
                 ("medications", p.medications),
                 ("allergies", p.allergies),
             )
-        ),
+        )
+        + ("; pregnant" if p.pregnant else ""),
         highlight=False,
     )
     if result.abstained:

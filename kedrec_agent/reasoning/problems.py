@@ -4,10 +4,10 @@ A patient with several conditions gets options for each: the task is split by co
 (each sub-task has that condition's candidates and their evidence, renumbered from E1, as
 the model was trained on single-disease tasks), answered on its own, and the choices are
 tagged with their condition and mapped back to the whole task's evidence ids. The
-conditions are answered in turn, and a candidate's major or moderate interaction with a drug
-already chosen for another condition counts as one with a current medication (it goes behind
-a similarly supported alternative, or a same-class one), so the options for a patient's
-problems can be taken together.
+conditions are answered in turn, and a candidate's interaction with a drug already chosen
+for another condition (major, moderate or of unknown severity) counts as one with a current
+medication (it goes behind a similarly supported alternative, or a same-class one), so the
+options for a patient's problems can be taken together.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from langchain_core.runnables.config import ContextThreadPoolExecutor
 
 from kedrec_agent.reasoning.output import with_alternatives
+from kedrec_agent.reasoning.ranking import ranked_candidates
 from kedrec_agent.reasoning.schema import Candidate, Choice, ReasoningTask, Recommendation
 
 Interacting = Callable[[Sequence[str], Sequence[str]], dict[str, str]]
@@ -42,25 +43,40 @@ def _mapped(choice: Choice, back: dict[str, str], condition: str) -> Choice:
     )
 
 
+RANK = {"major": 3, "moderate": 2, "unknown": 1}
+"""Interaction levels with a chosen drug that are marked, by severity (minor is not)."""
+
+
 def _marked(candidate: Candidate, level: str | None) -> Candidate:
-    """``candidate`` with a major or moderate ``level`` (with a chosen drug) if it is worse."""
-    if level == "major" or (level == "moderate" and candidate.interaction != "major"):
+    """``candidate`` with a major, moderate or unknown ``level`` (with a chosen drug) if worse."""
+    if RANK.get(level or "", 0) > RANK.get(candidate.interaction or "", 0):
         return candidate.model_copy(update={"interaction": level})
     return candidate
 
 
 def _avoiding(sub: ReasoningTask, chosen: list[str], interacting: Interacting) -> ReasoningTask:
-    """``sub`` with its candidates' major or moderate interactions with chosen drugs marked.
+    """``sub`` with its candidates' interactions with chosen drugs marked (not minor ones).
 
     They are then ranked as with a current medication
     (:func:`~kedrec_agent.reasoning.ranking.ranked_candidates`): a major one behind a
-    similarly supported alternative, a moderate one behind a same-class alternative.
+    similarly supported alternative, a moderate one or one of unknown severity behind a
+    same-class alternative with a lesser one.
     """
     if not chosen:
         return sub
     levels = interacting([c.id for c in sub.candidates], chosen)
     candidates = [_marked(c, levels.get(c.id)) for c in sub.candidates]
     return sub.model_copy(update={"candidates": candidates})
+
+
+def _same_prompt(asked: ReasoningTask, sub: ReasoningTask) -> bool:
+    """Whether marking interactions left the model's prompt as it was: the candidates' order.
+
+    The interactions themselves are not shown to the model; only the order they change is.
+    """
+    return asked == sub or [c.id for c in ranked_candidates(asked)] == [
+        c.id for c in ranked_candidates(sub)
+    ]
 
 
 def recommend_per_condition(
@@ -80,9 +96,9 @@ def recommend_per_condition(
     current medication (see :func:`_avoiding`).
 
     With ``concurrent``, every condition's sub-task is asked at once (the local backend
-    decodes them in one batch, a server in parallel slots); a sub-task that the choices for
-    earlier conditions change (an interaction to mark) is asked again, in turn. The result
-    is the same as asking in turn.
+    decodes them in one batch, a server in parallel slots); a sub-task whose candidates the
+    choices for earlier conditions reorder (an interaction to mark) is asked again, in turn.
+    The result is the same as asking in turn.
 
     The merged confidence is the lowest of the conditions' (the answer is only as sure as
     its weakest part); it is a fallback when any part is, with each part's problem. A task
@@ -98,7 +114,7 @@ def recommend_per_condition(
         chosen: list[str] = []
         for i, (condition, (sub, back)) in enumerate(zip(conditions, subs, strict=True)):
             asked = sub if interacting is None else _avoiding(sub, chosen, interacting)
-            raw = early[i].result() if early and asked == sub else answer(asked)
+            raw = early[i].result() if early and _same_prompt(asked, sub) else answer(asked)
             result = with_alternatives(asked, raw)
             # the leading option is taken even when it is an alternative put before a choice
             chosen += [

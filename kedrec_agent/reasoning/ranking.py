@@ -118,23 +118,32 @@ def ranked_candidates(task: ReasoningTask) -> list[Candidate]:
     return _same_class_first(order, weight)
 
 
-def _same_class_first(order: list[Candidate], weight: dict[str, float]) -> list[Candidate]:
-    """A same-class alternative without a moderate interaction takes the place of a drug with one.
+CONCERN = {"moderate": 2, "unknown": 1}
+"""How much a same-class alternative is preferred for an interaction: a moderate one, or one
+of unknown severity (DrugBank lists it, DDInter has no level: not "safe", see the bundle's
+README), over a minor one or none."""
 
-    The alternative shares a pharmacologic class (``Candidate.classes``), is at least
-    :data:`SIMILAR` as supported, has no major or moderate interaction and nothing else to
-    avoid: the substitution a prescriber makes (another beta blocker, another statin). A
-    drug without such a classmate keeps its place: moving an established drug behind any
-    less established one to avoid a moderate interaction made worse choices.
+
+def _same_class_first(order: list[Candidate], weight: dict[str, float]) -> list[Candidate]:
+    """A same-class alternative with a lesser interaction takes the place of a drug with one.
+
+    A drug with a moderate interaction (or one of unknown severity) gives its place to an
+    alternative that shares a pharmacologic class (``Candidate.classes``), is at least
+    :data:`SIMILAR` as supported, has a lesser interaction (:data:`CONCERN`: none, minor,
+    or unknown for a moderate one) and nothing else to avoid: the substitution a prescriber
+    makes (another beta blocker, another statin). A drug without such a classmate keeps its
+    place: moving an established drug behind any less established one to avoid a moderate
+    interaction made worse choices.
     """
-    for cand in [c for c in order if c.interaction == "moderate" and c.classes]:
+    concern = {c.id: CONCERN.get(c.interaction or "", 0) for c in order}
+    for cand in [c for c in order if concern[c.id] and c.classes]:
         here = order.index(cand)
         mates = [
             i
             for i, d in enumerate(order)
             if i > here
             and set(d.classes) & set(cand.classes)
-            and d.interaction != "moderate"
+            and concern[d.id] < concern[cand.id]
             and not avoid(d)  # no major interaction, no caution
             and weight[d.id] >= SIMILAR * weight[cand.id]
         ]

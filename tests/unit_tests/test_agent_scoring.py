@@ -374,6 +374,11 @@ def test_a_later_condition_avoids_a_major_interaction_with_an_earlier_choice() -
     assert sorted(asked, key=str) == sorted([[None], [None, None], ["major", None]], key=str)
     asked.clear()
     assert recommend_per_condition(task, logged, concurrent=True) == alone and len(asked) == 2
+    # An interaction that leaves the order as it was (nothing safer) asks nothing again.
+    asked.clear()
+    task.candidates.pop()  # no SAFE: CLASHES stays first whatever its interaction
+    at_once = recommend_per_condition(task, logged, clashes, concurrent=True)
+    assert [c.drug_id for c in at_once.choices] == ["FIRST", "CLASHES"] and len(asked) == 2
 
 
 def test_safe_similarly_supported_alternatives_follow_the_models_choice() -> None:
@@ -481,3 +486,27 @@ def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> N
     assert [c.id for c in ranked_candidates(task)] == ["METOPROLOL", "CARVEDILOL", "ENALAPRIL"]
     task.candidates.pop()  # no classmate: an established drug keeps its place
     assert [c.id for c in ranked_candidates(task)] == ["CARVEDILOL", "ENALAPRIL"]
+
+
+def test_an_interaction_of_unknown_severity_goes_behind_a_same_class_alternative_without() -> None:
+    def cand(drug: str, rank: int, classes: list[str], **kw: Any) -> Candidate:
+        return Candidate(
+            id=drug, name=drug, rank=rank, indicated=True, probability=0.9, classes=classes, **kw
+        )
+
+    beta = ["EPC:beta-blocker"]
+    task = _task(
+        cand("CARVEDILOL", 0, beta, interaction="unknown"),
+        cand("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
+        cand("BISOPROLOL", 2, beta, interaction="unknown"),
+        cand("METOPROLOL", 3, beta, interaction="minor"),
+    )
+    assert [c.id for c in ranked_candidates(task)] == [
+        "METOPROLOL", "CARVEDILOL", "ENALAPRIL", "BISOPROLOL"
+    ]  # fmt: skip
+    task.candidates[3].interaction = "unknown"  # no lesser classmate: the order stands
+    assert [c.id for c in ranked_candidates(task)] == [
+        "CARVEDILOL", "ENALAPRIL", "BISOPROLOL", "METOPROLOL"
+    ]  # fmt: skip
+    task.candidates[0].interaction = "moderate"  # a moderate one gives way to an unknown one
+    assert ranked_candidates(task)[0].id == "BISOPROLOL"

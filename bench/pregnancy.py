@@ -2,8 +2,9 @@
 
 For each usable PharmacotherapyDB disease of a split (not a male-only one), a note "<age>-year-old
 pregnant woman with <disease>." goes through the whole agent graph, twice in the same process:
-with the pregnancy rules (:data:`kedrec_agent.safety.pregnancy.RULES`) and with none (the
-agent before they existed). The reasoning model is left out (the answer is the evidence
+with the pregnancy rules and preferences (:data:`kedrec_agent.safety.pregnancy.RULES`,
+:data:`~kedrec_agent.safety.pregnancy.PREFERRED`) and with none (the agent before they
+existed). The reasoning model is left out (the answer is the evidence
 order with the ranker's probabilities, the order the model is shown; seconds per patient)
 and so is the literature, the same for both runs.
 
@@ -75,17 +76,17 @@ def main() -> None:
     )
     diseases = [v for v in generated.vignettes if sex_of(v.conditions[0].name) != "male"]
     rows: list[dict[str, Any]] = []
-    rules = pregnancy.RULES
+    rules, preferred = pregnancy.RULES, pregnancy.PREFERRED
     for vignette in diseases[: args.limit]:
         (disease,) = vignette.conditions
         age = random.Random(f"pregnancy:{disease.doid}").randint(20, 40)
         note = f"{age}-year-old pregnant woman with {disease.name}."
         row: dict[str, Any] = {"disease": disease.name, "safe_gold": False}
         row["safe_gold"] = any(not _strong(g, services) for g in disease.gold)
-        for arm, active in (("without", ()), ("with", rules)):
-            pregnancy.RULES = active
+        for arm, on in (("without", False), ("with", True)):
+            pregnancy.RULES, pregnancy.PREFERRED = (rules, preferred) if on else ((), {})
             options = _run(graph, disease, note)
-            pregnancy.RULES = rules
+            pregnancy.RULES, pregnancy.PREFERRED = rules, preferred
             top = options[0] if options else None
             row[arm] = {
                 "options": options,

@@ -26,6 +26,7 @@ from kedrec_agent.agent.scoring import rank_candidates
 from kedrec_agent.agent.state import State
 from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import KGEvidence, gather_evidence
+from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.search import Hit, hits_for_candidates
 from kedrec_agent.patients.model import PatientInput, validation_message
 from kedrec_agent.ranking.semantic import NameSimilarity
@@ -41,6 +42,7 @@ from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
 from kedrec_agent.safety.pregnancy import (
     contraindication,
     implies_pregnancy,
+    preferred_in_pregnancy,
     pregnancy_cautions,
     pregnancy_risk,
     to_avoid,
@@ -176,6 +178,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
                 "(e.g. 'Neoplasms'): too general to choose a drug for.",
                 general=general,
             )
+        under = _under(kg)
         evidence = gather_evidence(
             kg,
             [c for c in state.conditions if c not in general],
@@ -187,6 +190,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             established=tables.established,
             groups=tables.therapeutic_groups,
             set_aside=lambda drug: to_avoid(drug, risk, tables) if risk else False,
+            preferred=lambda drug, condition: preferred_in_pregnancy(drug, condition, risk, under),
         )
     except KedrecError as exc:
         return _abstain(f"Knowledge graph unavailable: {exc}")
@@ -294,11 +298,16 @@ def _pregnant(stated: bool | None, conditions: list[str], services: Services) ->
         kg = services.kg()
     except KedrecError:  # the graph node will say it is down
         return None
+    return True if implies_pregnancy(conditions, _under(kg)) else None
+
+
+def _under(kg: KnowledgeGraph) -> Callable[[str, str], bool]:
+    """``(disease, ancestor) ->`` whether the disease or an equivalent is under the heading."""
 
     def under(disease: str, ancestor: str) -> bool:
         return kg.hierarchy.under(kg.equivalences.concept(disease).equivalents, ancestor)
 
-    return True if implies_pregnancy(conditions, under) else None
+    return under
 
 
 def _name_of(state: State, services: Services) -> Callable[[str], str | None]:

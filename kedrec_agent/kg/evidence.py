@@ -42,6 +42,11 @@ class CandidateDrug(BaseModel):
     established: bool = Field(
         default=False, description="it has an FDA established pharmacologic class (DrugCentral)"
     )
+    preferred: bool = Field(
+        default=False,
+        description="guidelines prefer it for this patient where it is indicated (in "
+        "pregnancy: labetalol, nifedipine or methyldopa for hypertension)",
+    )
     typical: bool | None = Field(
         default=True,
         description="its ATC therapeutic group is common among the condition's indicated drugs "
@@ -103,6 +108,7 @@ def gather_evidence(
     established: Collection[str] = frozenset(),
     groups: Callable[[str], Collection[str]] | None = None,
     set_aside: Callable[[str], bool] | None = None,
+    preferred: Callable[[str, str], bool] | None = None,
 ) -> KGEvidence:
     """Collect the graph evidence for a patient's conditions and current medications.
 
@@ -139,6 +145,9 @@ def gather_evidence(
         set_aside: drugs that do not count toward ``top_k`` (contraindicated or to avoid
             for this patient, such as a topical retinoid in pregnancy): they are kept where
             they rank, with their warning, but safe options fill the ``top_k`` places.
+        preferred: ``(drug, condition) ->`` whether guidelines prefer the drug for this
+            patient's condition (in pregnancy): among the condition's indicated drugs it
+            goes first (:func:`candidate_order`).
     """
     mentions = mentions or {}
     names = names or {}
@@ -184,6 +193,7 @@ def gather_evidence(
             ]
             entry.already_taking = entry.drug.local_id in medication_ids
             entry.established = entry.drug.local_id in established
+            entry.preferred = preferred is not None and preferred(entry.drug.local_id, condition)
             entry.mentions = named.get(entry.drug.local_id, 0)
             entry.add_related(kg)
     home = _homes(pools)
@@ -338,7 +348,9 @@ def _homes(pools: Mapping[str, Mapping[str, CandidateDrug]]) -> dict[str, str]:
 def candidate_order(cand: CandidateDrug) -> tuple[float | str, ...]:
     """Sort key of a condition's candidates, best first; never the drug's name.
 
-    Independent sources of the indication (DrugBank, Hetionet's curated CtD / CpD) first,
+    An indicated drug guidelines prefer for the patient first (``preferred``: labetalol
+    for a pregnant woman's hypertension); then independent sources of the indication
+    (DrugBank, Hetionet's curated CtD / CpD),
     each of the patient's other conditions (not already treated by a current medication)
     an indicated drug of a typical group also treats counting as one more (one drug for
     two problems; not irbesartan, an
@@ -368,6 +380,7 @@ def _order(cand: CandidateDrug, *, problems: bool) -> tuple[float | str, ...]:
     sources = len({edge.relation for edge in cand.edges})
     others = len(cand.also_treats) if sources and problems and cand.typical is True else 0
     return (
+        not (cand.preferred and sources),
         -(sources + others),
         cand.typical is False,
         -others,

@@ -248,6 +248,52 @@ RULES: tuple[PregnancyRule, ...] = (
 """The rules, from the drugs' labels (boxed warnings, contraindications) and guidelines."""
 
 
+_HYPERTENSION = ("MESH:D006973",)
+_EPILEPSY = ("MESH:D004827", "MESH:D012640")  # epilepsy, seizures
+_DIABETES = ("MESH:D003920",)
+_THROMBOSIS = ("MESH:D013927", "MESH:D013923", "MESH:D011655")  # thrombosis, embolism
+_PAIN = ("MESH:D010146", "MESH:D020773", "MESH:D005334", "MESH:D010003")
+# pain, headache disorders (migraine), fever, osteoarthritis
+
+PREFERRED: dict[str, tuple[str, ...]] = {
+    "DB00598": _HYPERTENSION,  # labetalol: ACOG Practice Bulletin 222 (2020), NICE NG133
+    "DB01115": _HYPERTENSION,  # nifedipine
+    "DB00968": _HYPERTENSION,  # methyldopa
+    "DB00555": _EPILEPSY,  # lamotrigine: AAN/AES/SMFM 2024
+    "DB01202": _EPILEPSY,  # levetiracetam
+    "DB00030": _DIABETES,  # insulin (human): ADA Standards of Care 2024, section 15
+    "DB00047": _DIABETES,  # insulin glargine
+    "DB00046": _DIABETES,  # insulin lispro
+    "DB01306": _DIABETES,  # insulin aspart
+    "DB01307": _DIABETES,  # insulin detemir
+    "DB09564": _DIABETES,  # insulin degludec
+    "DB00550": ("MESH:D006980",),  # propylthiouracil, hyperthyroidism: ATA 2017
+    "DB01225": _THROMBOSIS,  # enoxaparin: low-molecular-weight heparin, ACOG PB 196
+    "DB06779": _THROMBOSIS,  # dalteparin
+    "DB01109": _THROMBOSIS,  # heparin
+    "DB00316": _PAIN,  # acetaminophen: ACOG; FDA 2020 (over NSAIDs)
+}
+"""Drugs guidelines prefer in pregnancy, and for which conditions (MeSH headings, each with
+its subtree): where the graph lists one for such a condition it goes first among the
+condition's indicated drugs. DrugBank lists lamotrigine for schizophrenia and dalteparin for
+chronic kidney failure too; the preference holds only for the guideline's conditions."""
+
+
+def preferred_in_pregnancy(
+    drug_id: str, condition: str, risk: Risk | None, under: Callable[[str, str], bool]
+) -> bool:
+    """Whether guidelines prefer a drug for a pregnant patient's condition (:data:`PREFERRED`).
+
+    Args:
+        drug_id: the DrugBank id.
+        condition: the condition it is a candidate for.
+        risk: :func:`pregnancy_risk` of the patient.
+        under: ``(disease, ancestor) -> bool`` (see :func:`implies_pregnancy`).
+    """
+    roots = PREFERRED.get(drug_id, ())
+    return risk == "pregnant" and any(under(condition, root) for root in roots)
+
+
 def pregnancy_risk(pregnant: bool | None, sex: str | None, age: int | None) -> Risk | None:
     """Which pregnancy rules apply to a patient: all, the childbearing ones, or none.
 

@@ -106,6 +106,17 @@ def test_drugs_set_aside_do_not_take_a_safe_options_place() -> None:
     assert _ids(graph, top_k=2, set_aside=lambda d: True) == ["DB00331", "DB00001"]
 
 
+def test_a_preferred_indicated_drug_goes_first_and_a_preferred_mechanism_one_does_not() -> None:
+    graph = StubGraph(
+        {"DB00331": ("Metformin", [TREATS, CTD]), "DB00047": ("Insulin glargine", [TREATS])},
+        mechanism=["DB09999"],
+    )
+    assert _ids(graph, top_k=3) == ["DB00331", "DB00047", "DB09999"]
+    wanted = {"DB00047", "DB09999"}
+    preferred = _ids(graph, top_k=3, preferred=lambda drug, condition: drug in wanted)
+    assert preferred == ["DB00047", "DB00331", "DB09999"]  # insulin in pregnancy
+
+
 def test_mechanism_candidates_join_and_a_treating_medication_is_kept() -> None:
     graph = StubGraph({"DB00331": ("Metformin", [TREATS]), "DB01016": ("Glibenclamide", [TREATS])},
                       mechanism=["DB09999"])  # fmt: skip

@@ -9,6 +9,7 @@ from kedrec_agent.safety.pregnancy import (
     RULES,
     contraindication,
     implies_pregnancy,
+    preferred_in_pregnancy,
     pregnancy_cautions,
     pregnancy_risk,
 )
@@ -110,3 +111,16 @@ def test_only_a_pregnant_patient_has_drugs_withheld_and_only_by_contraindicated_
     assert contraindication("DB00678", "Losartan", "childbearing", TABLES) is None
     assert contraindication("DB00313", "Valproic acid", "pregnant", TABLES) is None  # cautioned
     assert contraindication("DB00381", "Amlodipine", "pregnant", TABLES) is None
+
+
+def test_a_preferred_drug_is_preferred_only_for_its_guidelines_conditions() -> None:
+    tree = {"MESH:D004827": "C10.228.140.490", "MESH:D012559": "F03.700.750"}  # epilepsy, ...
+
+    def under(disease: str, ancestor: str) -> bool:
+        return tree.get(disease, "x").startswith(tree.get(ancestor, "y"))
+
+    lamotrigine = "DB00555"
+    assert preferred_in_pregnancy(lamotrigine, "MESH:D004827", "pregnant", under)
+    assert not preferred_in_pregnancy(lamotrigine, "MESH:D012559", "pregnant", under)  # psychosis
+    assert not preferred_in_pregnancy(lamotrigine, "MESH:D004827", "childbearing", under)
+    assert not preferred_in_pregnancy("DB00313", "MESH:D004827", "pregnant", under)  # valproate

@@ -484,9 +484,7 @@ def _allergy_cautions(state: State, evidence: KGEvidence, services: Services) ->
 def _comorbidity_cautions(
     state: State, evidence: KGEvidence, services: Services
 ) -> dict[str, Caution]:
-    """Per candidate, another condition of the patient it can worsen (SIDER, its class)."""
-    if len(state.conditions) < 2:
-        return {}
+    """Per candidate, a condition of the patient it can worsen (SIDER: another one; its class)."""
     return _cautions_for(
         state,
         [

@@ -18,8 +18,9 @@ four drugs in ten) say little about a drug's fitness for a patient who has them.
 A side-effect list is not a contraindication list, so the finding only reorders: a drug
 with a caution goes behind a similarly supported alternative without one (the rule of
 :func:`kedrec_agent.reasoning.ranking.ranked_candidates`) and, if still recommended, is
-shown with the warning. A drug is not cautioned for a group it is itself proposed for
-(diuretics for heart failure list cardiac failure among their effects).
+shown with the warning. A side effect does not caution a drug for a group it is itself
+proposed for (diuretics for heart failure list cardiac failure among their effects); a class
+or drug rule does (DrugBank lists ibuprofen for heart failure, which NSAIDs worsen).
 
 Example:
     >>> effects = SideEffects({"DB00999": {"gout": ("Gout", None)}}, {"MESH:D006073": "gout"})
@@ -303,8 +304,10 @@ def comorbidity_cautions(
         open_groups = {c: g for c, g in groups.items() if g not in own and c not in own}
         harms = effects.by_drug.get(drug_id, {})
         hits = [(c, *harms[g]) for c, g in open_groups.items() if g in harms]
-        ruled = _class_cautions(label[drug_id], classes_of(drug_id), open_groups, names)
-        ruled += _drug_cautions(drug_id, label[drug_id], open_groups, names)
+        # a class or drug rule holds for the condition the drug is proposed for, too:
+        # DrugBank lists ibuprofen for heart failure, which NSAIDs worsen
+        ruled = _class_cautions(label[drug_id], classes_of(drug_id), groups, names)
+        ruled += _drug_cautions(drug_id, label[drug_id], groups, names)
         messages = ([_caution(label[drug_id], hits, names)] if hits else []) + ruled
         if messages:
             reported = any(frequency is not None for _, _, frequency in hits)

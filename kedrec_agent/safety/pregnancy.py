@@ -213,6 +213,12 @@ RULES: tuple[PregnancyRule, ...] = (
         atc=("N02CA", "G02AB"), contraindicated=True,
     ),
     PregnancyRule(
+        "an SGLT2 inhibitor",
+        "not recommended in the second and third trimesters: adverse renal effects in animal "
+        "studies (labels); insulin is preferred in pregnancy (ADA 2024)",
+        atc=("A10BK",), classes=("Sodium-Glucose Cotransporter 2 Inhibitor",),
+    ),
+    PregnancyRule(
         "an NSAID",
         "FDA 2020: avoid from 20 weeks (fetal renal dysfunction, oligohydramnios) and in the "
         "third trimester (premature closure of the ductus arteriosus); paracetamol is preferred",

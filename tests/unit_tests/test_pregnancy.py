@@ -124,3 +124,12 @@ def test_a_preferred_drug_is_preferred_only_for_its_guidelines_conditions() -> N
     assert not preferred_in_pregnancy(lamotrigine, "MESH:D012559", "pregnant", under)  # psychosis
     assert not preferred_in_pregnancy(lamotrigine, "MESH:D004827", "childbearing", under)
     assert not preferred_in_pregnancy("DB00313", "MESH:D004827", "pregnant", under)  # valproate
+
+
+def test_an_sglt2_inhibitor_is_cautioned_in_pregnancy_by_its_class_name() -> None:
+    tables = DrugTables.from_rows(
+        [], class_names={"DB09038": ["Sodium-Glucose Cotransporter 2 Inhibitor"]}
+    )
+    found = pregnancy_cautions([("DB09038", "Empagliflozin")], "pregnant", tables)
+    assert found["DB09038"].strong and "an SGLT2 inhibitor" in found["DB09038"].message
+    assert contraindication("DB09038", "Empagliflozin", "pregnant", tables) is None

@@ -278,6 +278,14 @@ def test_a_drug_whose_class_worsens_another_condition_is_cautioned(tmp_path: Pat
     assert "Renal Insufficiency, Chronic" in nsaid and "CrCl < 30" in nsaid
     assert "hypoglycaemia" in found["DB00222"].message
     assert found["DB01628"].strong and found["DB00222"].strong  # a class rule is strong
+    # a class rule holds for the condition the drug is proposed for, too
+    heart_failure = "MESH:D006333"
+    for_failure = [("DB01628", "Etoricoxib", heart_failure)]
+    alone = comorbidity_cautions(
+        for_failure, [heart_failure], {heart_failure: "Heart Failure"}, effects,
+        classes_of=lambda d: classes.get(d, set()),
+    )  # fmt: skip
+    assert "Heart Failure" in alone["DB01628"].message and alone["DB01628"].strong
     # no kidney disease, no class caution
     assert (
         comorbidity_cautions(

@@ -40,6 +40,7 @@ from kedrec_agent.safety.classes import DrugClasses
 from kedrec_agent.safety.comorbidity import Caution, comorbidity_cautions
 from kedrec_agent.safety.crossreactivity import allergens, cross_reactivity
 from kedrec_agent.safety.pregnancy import (
+    Risk,
     contraindication,
     implies_pregnancy,
     preferred_in_pregnancy,
@@ -162,7 +163,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
     mentions = _co_mentions(state.conditions, context, services)
     name_of = _name_of(state, services)
     tables = _drug_tables(services)
-    risk = pregnancy_risk(state.pregnant, state.sex, state.age)
+    risk = _risk(state)
     try:
         kg = services.kg()
         if context.exclusions:
@@ -189,7 +190,7 @@ def kg_evidence(state: State, runtime: Runtime[Context], services: Services) -> 
             names={c: name_of(c) or c for c in state.conditions},
             established=tables.established,
             groups=tables.therapeutic_groups,
-            set_aside=lambda drug: to_avoid(drug, risk, tables) if risk else False,
+            set_aside=(lambda drug: to_avoid(drug, risk, tables)) if risk else None,
             preferred=lambda drug, condition: preferred_in_pregnancy(drug, condition, risk, under),
         )
     except KedrecError as exc:
@@ -496,15 +497,17 @@ def _comorbidity_cautions(
     )
 
 
+def _risk(state: State) -> Risk | None:
+    """Which pregnancy rules apply to the patient (:func:`pregnancy_risk`)."""
+    return pregnancy_risk(state.pregnant, state.sex, state.age)
+
+
 def _pregnancy_cautions(
     state: State, evidence: KGEvidence, services: Services
 ) -> dict[str, Caution]:
     """Per candidate, a drug to avoid in pregnancy (or, before one, without prevention)."""
-    return pregnancy_cautions(
-        [(c.drug.local_id, c.drug.label or c.drug.local_id) for c in evidence.candidates],
-        pregnancy_risk(state.pregnant, state.sex, state.age),
-        _drug_tables(services),
-    )
+    drugs = [(c.drug.local_id, c.drug.label or c.drug.local_id) for c in evidence.candidates]
+    return pregnancy_cautions(drugs, _risk(state), _drug_tables(services))
 
 
 def _current_medication_cautions(
@@ -537,11 +540,8 @@ def _current_medication_cautions(
 def _current_pregnancy_cautions(state: State, services: Services) -> dict[str, Caution]:
     """Per current medication, a drug to avoid in pregnancy (lisinopril for a pregnant woman)."""
     name_of = _name_of(state, services)
-    return pregnancy_cautions(
-        [(d, f"{name_of(d) or d} (a current medication)") for d in state.medications],
-        pregnancy_risk(state.pregnant, state.sex, state.age),
-        _drug_tables(services),
-    )
+    drugs = [(d, f"{name_of(d) or d} (a current medication)") for d in state.medications]
+    return pregnancy_cautions(drugs, _risk(state), _drug_tables(services))
 
 
 def _cautions_for(

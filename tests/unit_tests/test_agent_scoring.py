@@ -471,17 +471,19 @@ def test_a_safe_alternative_goes_before_the_models_choice_to_avoid() -> None:
     assert [c.drug_id for c in options.choices] == ["OTHER", "NSAID"]
 
 
-def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> None:
-    def cand(drug: str, rank: int, classes: list[str], **kw: Any) -> Candidate:
-        return Candidate(
-            id=drug, name=drug, rank=rank, indicated=True, probability=0.9, classes=classes, **kw
-        )
+def _classed(drug: str, rank: int, classes: list[str], **kw: Any) -> Candidate:
+    """An indicated candidate with a ranker probability and pharmacologic classes."""
+    return Candidate(
+        id=drug, name=drug, rank=rank, indicated=True, probability=0.9, classes=classes, **kw
+    )
 
+
+def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> None:
     beta = ["EPC:beta-blocker"]
     task = _task(
-        cand("CARVEDILOL", 0, beta, interaction="moderate"),
-        cand("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
-        cand("METOPROLOL", 2, beta),
+        _classed("CARVEDILOL", 0, beta, interaction="moderate"),
+        _classed("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
+        _classed("METOPROLOL", 2, beta),
     )
     assert [c.id for c in ranked_candidates(task)] == ["METOPROLOL", "CARVEDILOL", "ENALAPRIL"]
     task.candidates.pop()  # no classmate: an established drug keeps its place
@@ -489,17 +491,12 @@ def test_a_moderate_interaction_goes_behind_a_same_class_alternative_only() -> N
 
 
 def test_an_interaction_of_unknown_severity_goes_behind_a_same_class_alternative_without() -> None:
-    def cand(drug: str, rank: int, classes: list[str], **kw: Any) -> Candidate:
-        return Candidate(
-            id=drug, name=drug, rank=rank, indicated=True, probability=0.9, classes=classes, **kw
-        )
-
     beta = ["EPC:beta-blocker"]
     task = _task(
-        cand("CARVEDILOL", 0, beta, interaction="unknown"),
-        cand("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
-        cand("BISOPROLOL", 2, beta, interaction="unknown"),
-        cand("METOPROLOL", 3, beta, interaction="minor"),
+        _classed("CARVEDILOL", 0, beta, interaction="unknown"),
+        _classed("ENALAPRIL", 1, ["EPC:ACE inhibitor"]),
+        _classed("BISOPROLOL", 2, beta, interaction="unknown"),
+        _classed("METOPROLOL", 3, beta, interaction="minor"),
     )
     assert [c.id for c in ranked_candidates(task)] == [
         "METOPROLOL", "CARVEDILOL", "ENALAPRIL", "BISOPROLOL"

@@ -148,9 +148,11 @@ def _teacher(spec: str) -> Any:
 
 
 def _sources(literature: bool, ranker: bool = True) -> Any:
+    from kedrec_agent.config import get_settings
     from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
     from kedrec_agent.literature.search import LiteratureSearch
     from kedrec_agent.ranking.model import load_ranker
+    from kedrec_agent.ranking.semantic import optional_similarity
     from kedrec_agent.reasoning.runtime import load_model
     from training.tasks.visible import Sources
 
@@ -159,6 +161,7 @@ def _sources(literature: bool, ranker: bool = True) -> Any:
         literature=LiteratureSearch.from_settings() if literature else None,
         model=load_model(),
         ranker=load_ranker() if ranker else None,
+        names=optional_similarity(get_settings()) if ranker else None,
     )
 
 

@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from kedrec_agent import __version__
-from kedrec_agent.agent.evidence import EVIDENCE_VERSION, reasoning_task
+from kedrec_agent.agent.evidence import EVIDENCE_VERSION, pair_passages, reasoning_task
 from kedrec_agent.errors import KedrecError, UnknownEntityError
 from kedrec_agent.kg.evidence import CandidateDrug, KGEvidence, evidence_for_candidates
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
@@ -263,16 +263,18 @@ class EvidenceCache:
         return {t.task_id: found[task_digest(t)] for t in tasks if task_digest(t) in found}
 
 
-def reasoning_view(task: Task, evidence: TaskEvidence) -> ReasoningTask:
+def reasoning_view(task: Task, evidence: TaskEvidence, kg: KnowledgeGraph) -> ReasoningTask:
     """The reasoning task the gathered evidence gives, built as ``visible_task`` builds it.
 
     Used to check that the ranker answers from the same evidence as the harness's cached
-    reasoning tasks: the same items, with the same texts, for the same candidates.
+    reasoning tasks: the same items, with the same texts, for the same candidates
+    (``kg``'s disease equivalences decide which passages are about the pair).
     """
     patient = PatientView(conditions=[EntityRef(id=task.disease, name=task.disease_name)])
-    kg = KGEvidence(candidates=evidence.candidates, interactions=[])
+    found = KGEvidence(candidates=evidence.candidates, interactions=[])
     names = {task.disease: task.disease_name}
-    return reasoning_task(patient, kg, evidence.hits, names, max_choices=1)
+    hits = pair_passages(evidence.hits, found, kg.equivalences.same)
+    return reasoning_task(patient, found, hits, names, max_choices=1)
 
 
 def same_evidence(shown: ReasoningTask, cached: ReasoningTask) -> bool:

@@ -571,10 +571,9 @@ def _cautions_for(
 def _same_disease(services: Services) -> Callable[[str, str], bool]:
     """Whether two disease ids are the same disease (DOID/MeSH equivalents; else exact)."""
     try:
-        equivalences = services.kg().equivalences
+        return services.kg().equivalences.same
     except KedrecError:
         return lambda a, b: a == b
-    return lambda a, b: a == b or equivalences.canonical(a) == equivalences.canonical(b)
 
 
 @stage

@@ -66,6 +66,10 @@ class DiseaseEquivalences:
         """The canonical key of ``disease_id`` (itself when it has no cross reference)."""
         return self._find(disease_id) if disease_id in self._parent else disease_id
 
+    def same(self, left: str, right: str) -> bool:
+        """Whether two disease ids are the same disease (equal, or DOID/MeSH equivalents)."""
+        return left == right or self.canonical(left) == self.canonical(right)
+
     def concept(self, disease_id: str) -> DiseaseConcept:
         """The canonical key and every equivalent id of ``disease_id``."""
         if disease_id not in self._parent:

@@ -49,6 +49,28 @@ _NAME = re.compile(r"\b(?:[A-Z][a-z]{2,}|[A-Z]{2,})\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\]\s+)([A-Z][a-z]+)\b")
 
 
+def cited_ids(text: str) -> list[str]:
+    """The evidence ids (``E3``) ``text`` names, in order."""
+    return _EVIDENCE_ID.findall(text)
+
+
+def whole_sentences(text: str) -> str | None:
+    """``text`` without a last sentence cut off mid-way (by the answer's length cap).
+
+    ``None`` when ``text`` ends a sentence or a citation already, or has no whole sentence
+    with its brackets closed before the cut.
+    """
+    text = " ".join(text.split())
+    if text.endswith((".", "!", "?", ")", "]")):
+        return None
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+    for end in reversed(ends):
+        head = text[:end]
+        if all(head.count(a) == head.count(b) for a, b in ("()", "[]")):
+            return head
+    return None
+
+
 def entity_ids(text: str) -> set[str]:
     """The entity (``MESH:D003924``, ``DB00331``) and reference (``PMID:1``) ids ``text`` names."""
     return {re.sub(r"\s", "", found) for found in _ENTITY_ID.findall(text)}

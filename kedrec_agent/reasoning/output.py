@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any
 
 import json_repair
 from pydantic import ValidationError
 
 from kedrec_agent.reasoning.gate import (
+    cited_ids,
     entity_ids,
     evidence_facts,
     rationale_problem,
     templated_rationale,
+    whole_sentences,
     words,
 )
 from kedrec_agent.reasoning.prompts import LABELS, PROMPT_VERSION, SYSTEM
@@ -111,6 +114,17 @@ def _tidy(text: str, *labels: str) -> str:
     return " ".join(seen)
 
 
+def _gated(text: str, check: Callable[[str], str | None]) -> tuple[str, str | None]:
+    """The rationale to show and why it fails the gate (``None``: it passes).
+
+    A last sentence cut off (by the answer's length cap) is dropped when the rest passes.
+    """
+    whole = whole_sentences(text)
+    if whole is not None and check(whole) is None:
+        return whole, None
+    return text, check(text)
+
+
 def _drug_id(choice: ModelChoice, task: ReasoningTask) -> str | None:
     wanted = choice.drug.strip()
     for candidate in task.candidates:
@@ -145,20 +159,29 @@ def check_answer(
             continue
         templated = False
         cited = list(dict.fromkeys(e.strip() for e in raw.evidence))
-        kept = [e for e in cited if e in known and (not about[e] or drug in about[e])]
+
+        def citable(e: str, drug: str = drug) -> bool:
+            return e in known and (not about[e] or drug in about[e])
+
+        kept = [e for e in cited if citable(e)]
         removed += len(cited) - len(kept)
         if kept:
-            rationale, evidence_ids = _tidy(raw.rationale, names[drug], drug), kept
-            problem = rationale_problem(
-                raw.rationale,
-                names[drug],
-                [n for i, n in names.items() if i != drug],
-                conditions.get(condition_of.get(drug) or ""),
-                [n for i, n in conditions.items() if i != condition_of.get(drug)],
+            # an id the text cites but the list forgot counts, if it is shown about the drug
+            in_text = dict.fromkeys(cited_ids(raw.rationale))
+            kept += [e for e in in_text if e not in kept and citable(e)]
+            evidence_ids = kept
+            check = partial(
+                rationale_problem,
+                drug=names[drug],
+                other_drugs=[n for i, n in names.items() if i != drug],
+                condition=conditions.get(condition_of.get(drug) or ""),
+                other_conditions=[n for i, n in conditions.items() if i != condition_of.get(drug)],
                 cited=kept,
                 ids=_ids_shown(drug, condition_of.get(drug), task, kept),
                 shown=words_shown,
             )
+            text, problem = _gated(raw.rationale, check)
+            rationale = _tidy(text, names[drug], drug)
             if problem is not None:
                 items = [e for e in task.evidence if e.id in kept]
                 rationale, templated = templated_rationale(names[drug], items, problem), True

@@ -100,3 +100,47 @@ def test_a_task_whose_evidence_favours_another_drug_is_not_taught(
     assert kept.written == 1
     trace = Trace.model_validate_json(out.read_text())
     assert trace.provenance["selection"] == "all"
+
+
+def test_the_student_sees_only_passages_about_the_pair_as_served(sources: Sources) -> None:
+    # The reason node shows a passage for (drug, condition) only when its annotations name
+    # both; the traces must show the same, or the student learns from noise it never sees.
+    from kedrec_agent.literature.search import hits_for_candidates
+
+    assert sources.literature is not None
+    task = _task("DB00619", ["DB00945", "DB00331"], sources.kg)
+    same = sources.kg.equivalences.same
+    pairs = ((c.id, CML) for c in task.candidates)
+    found = dict(hits_for_candidates(sources.literature, pairs, k=2))
+    about = {
+        (drug, h.citation)
+        for drug, hits in found.items()
+        for h in hits or ()
+        if drug in h.drugs and any(same(d, CML) for d in h.diseases)
+    }
+    every = {(drug, h.citation) for drug, hits in found.items() for h in hits or ()}
+    assert every - about, "the search returned no passage off the pair: nothing to leave out"
+    visible, _ = visible_task(task, sources)
+    shown = {(e.drugs[0], e.citation) for e in visible.evidence if e.kind == "literature"}
+    assert shown <= about
+
+
+def test_the_prompt_shows_the_ranker_probabilities_with_its_name_features(
+    sources: Sources, bundle_settings: Settings
+) -> None:
+    # The rank node passes the name similarity; without it the shown probabilities were
+    # those of a weaker ranker than the one served.
+    import dataclasses
+
+    from kedrec_agent.ranking.model import load_ranker
+    from kedrec_agent.ranking.semantic import NameSimilarity
+
+    task = _task("DB00619", ["DB00945", "DB00331"], sources.kg)
+    ranked = dataclasses.replace(sources, ranker=load_ranker())
+    named = dataclasses.replace(ranked, names=NameSimilarity.from_settings(bundle_settings))
+
+    def shown(view: Sources) -> list[float | None]:
+        return [c.probability for c in visible_task(task, view)[0].candidates]
+
+    assert None not in shown(named)
+    assert shown(named) != shown(ranked)

@@ -28,7 +28,7 @@ from kedrec_agent.safety.checks import SafetyWarning
 from tests.tiny_llama import write_tiny_llama
 from tests.unit_tests.test_tasks import HEADER, IMATINIB_PATH, INDICATIONS
 from training.evaluation import methods as methods_module
-from training.evaluation.adapter import evaluate_selection, ranker_choice
+from training.evaluation.adapter import SelectionReport, evaluate_selection, ranker_choice
 from training.evaluation.exprxrec import cached_visible_tasks, run_selection, subset
 from training.evaluation.indications import indication_tasks, run_indications
 from training.evaluation.methods import (
@@ -36,6 +36,7 @@ from training.evaluation.methods import (
     Method,
     ModelMethod,
     PopularityMethod,
+    Prediction,
     RandomMethod,
     popularity_counts,
     without,
@@ -174,6 +175,21 @@ def test_adapter_check_answers_the_harness_subset_and_shares_its_cache(
         progress=False,
     )  # fmt: skip
     assert again.chosen == report.chosen
+
+
+def test_adapter_check_scores_rationales_against_drugmechdb_and_counts_gate_failures(
+    tasks: list[Task],
+) -> None:
+    task = tasks[0].model_copy(update={"rationale": "imatinib decreases activity of BCR-ABL."})
+    report = SelectionReport()
+    report.add_rationale(task, Prediction(chosen="x", rationale=task.rationale))
+    report.add_rationale(task, Prediction(chosen="x", rationale="Aspirin.", templated=True))
+    report.add_rationale(task.model_copy(update={"rationale": None}), Prediction(chosen="x"))
+    assert (report.rouge_scored, report.gate_failed) == (2, 1)
+    assert report.rouge_means()["rougeL"] == pytest.approx(0.5)
+    figures = report.figures()
+    assert figures["gate_failed"] == 1 and figures["rouge_scored"] == 2
+    assert "ROUGE-1/L 50.0 / 50.0 over 2" in report.summary("adapter")
 
 
 def test_with_the_ranker_the_prompt_shows_its_probabilities_and_departures_are_counted(

@@ -142,6 +142,65 @@ def test_a_failed_rationale_is_replaced_by_a_marked_summary_at_low_confidence() 
     assert rec.choices[0].rationale == "Folic acid treats anemia."
 
 
+def _anemia_task() -> ReasoningTask:
+    return ReasoningTask(
+        patient=PatientView(conditions=[EntityRef(id="MESH:D000740", name="Anemia")]),
+        candidates=[
+            Candidate(id="DB00158", name="Folic acid", condition="MESH:D000740"),
+            Candidate(id="DB00115", name="Cyanocobalamin", condition="MESH:D000740"),
+        ],
+        evidence=[
+            Evidence(id="E1", kind="kg", text="Folic acid treats Anemia.", drugs=["DB00158"],
+                     priority=3.0),
+            Evidence(id="E2", kind="kg", text="Folic acid: ATC B03BB.", drugs=["DB00158"],
+                     priority=0.5),
+            Evidence(id="E3", kind="kg", text="Cyanocobalamin treats Anemia.",
+                     drugs=["DB00115"], priority=3.0),
+        ],
+    )  # fmt: skip
+
+
+def _answer(rationale: str, evidence: str = '"E1"') -> str:
+    body = f'"DB00158", "rationale": "{rationale}", "evidence": [{evidence}]}}], '
+    return ANSWER_PREFIX + body + '"confidence": 0.9}'
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # the answer's length cap cut the last sentence: the whole ones are shown
+        (
+            "Folic acid treats anemia [E1]. Its class is ATC B03BB (E2",
+            "Folic acid treats anemia [E1].",
+        ),
+        (
+            "Folic acid treats anemia [E1]. Cyanocobalamin is weaker: less of the",
+            "Folic acid treats anemia [E1].",
+        ),
+        # nothing whole before the cut, or a whole sentence failing the gate: a summary
+        ("Folic acid treats anemia (see E1", None),
+        ("It treats anemia [E1]. Folic acid is in class (ATC B03", None),
+    ],
+)
+def test_a_last_sentence_cut_off_by_the_length_cap_is_dropped(text: str, shown: str | None) -> None:
+    rec = recommendation_from_text(_answer(text), _anemia_task())
+    (choice,) = rec.choices
+    if shown is None:
+        assert choice.templated and "cut off" in choice.rationale
+    else:
+        assert not choice.templated and choice.rationale == shown
+
+
+def test_an_id_the_text_cites_but_the_list_forgot_is_kept_if_about_the_drug() -> None:
+    rec = recommendation_from_text(
+        _answer("Folic acid treats anemia [E1]; ATC B03BB [E2]."), _anemia_task()
+    )
+    assert not rec.choices[0].templated and rec.choices[0].evidence_ids == ["E1", "E2"]
+    other = _answer("Folic acid treats anemia [E1]; cyanocobalamin too [E3].")
+    rec = recommendation_from_text(other, _anemia_task())
+    assert rec.choices[0].templated and "cites E3" in rec.choices[0].rationale
+
+
 def test_templated_rationale_uses_the_strongest_items() -> None:
     items = [
         Evidence(id="E1", kind="literature", text="A passage.", drugs=["D"], priority=1.2),

@@ -227,6 +227,22 @@ def test_training_writes_a_small_bf16_adapter_with_trained_weights(trained: SFTR
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
 
 
+def test_dev_checks_add_their_figures_to_the_card(trained: SFTReport, tmp_path: Path) -> None:
+    from training.sft.report import record_dev_metrics
+
+    shutil.copy(trained.adapter_dir / "training_report.json", tmp_path)
+    record_dev_metrics(tmp_path, {"base": {"accuracy": 0.4}, "adapter": {"accuracy": 0.5}})
+    record_dev_metrics(tmp_path, {"adapter_all": {"accuracy": 0.55, "rougeL": 0.1}})
+    report = SFTReport.model_validate_json((tmp_path / "training_report.json").read_text())
+    assert report.dev_metrics == {
+        "base_accuracy": 0.4,
+        "adapter_accuracy": 0.5,
+        "adapter_all_accuracy": 0.55,
+        "adapter_all_rougeL": 0.1,
+    }
+    assert "- adapter_all_accuracy: 0.5500" in (tmp_path / "README.md").read_text()
+
+
 def test_training_also_writes_the_gguf_lora_with_both_hashes(trained: SFTReport) -> None:
     import gguf
 

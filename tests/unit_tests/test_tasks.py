@@ -220,6 +220,20 @@ def test_diseases_without_a_nameable_positive_are_skipped(
     assert summary.diseases_used == 1
 
 
+def test_a_disease_no_source_names_is_skipped(
+    files: dict[str, Path], tiny_settings: Settings, tmp_path: Path
+) -> None:
+    # DRKG holds a truncated "MESH:C": a task shown as an id teaches nothing
+    unnamed = "DOID:9999999\tDB00945\t\tAspirin\tDM\t1\t1\t"
+    indications = _write(tmp_path / "i.tsv", [HEADER, *INDICATIONS, unnamed])
+    listed = _write(tmp_path / "d.txt", ["MESH:D015464", "DOID:9999999"])
+    tasks = _build({**files, "indications": indications}, tiny_settings, listed, negatives=2)
+    assert {t.disease for t in tasks} == {"MESH:D015464"}
+    summary = summarize_tasks(tasks)
+    assert summary.stats is not None and summary.stats.skipped_unnamed == 1
+    assert "1 unnamed" in str(summary)
+
+
 @pytest.mark.parametrize(
     ("a", "b", "same"),
     [

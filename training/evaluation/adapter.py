@@ -27,7 +27,8 @@ from kedrec_agent.reasoning.ranking import ranked_by_ranker
 from kedrec_agent.reasoning.runtime import ReasoningModel
 from kedrec_agent.reasoning.schema import ReasoningTask
 from training.evaluation.exprxrec import cached_visible_tasks, subset
-from training.evaluation.methods import ModelMethod
+from training.evaluation.methods import ModelMethod, Prediction
+from training.evaluation.metrics import rouge
 from training.tasks.schema import Task
 from training.tasks.visible import Sources
 
@@ -40,6 +41,9 @@ class SelectionReport:
     Where the prompt shows the learned ranker's probabilities, ``ranker_correct`` counts
     the tasks its top candidate is right on, and ``departed`` those the model chose another
     candidate on: ``departed_right`` of them it was right, ``departed_ranker_right`` the ranker was.
+    ``gate_failed`` counts rationales the gate replaced by a templated summary; ``rouge``
+    sums ROUGE-1/2/L of the shown rationale against DrugMechDB's, over ``rouge_scored``
+    tasks that have one.
     """
 
     tasks: int = 0
@@ -54,7 +58,18 @@ class SelectionReport:
     departed: int = 0
     departed_right: int = 0
     departed_ranker_right: int = 0
+    gate_failed: int = 0
+    rouge: dict[str, float] = field(default_factory=dict)
+    rouge_scored: int = 0
     chosen: dict[str, str | None] = field(default_factory=dict)
+
+    def add_rationale(self, task: Task, answer: Prediction) -> None:
+        """Count a gate failure; score the shown rationale against DrugMechDB's, if any."""
+        self.gate_failed += answer.templated
+        if task.rationale and answer.rationale:
+            for name, value in rouge(answer.rationale, task.rationale).items():
+                self.rouge[name] = self.rouge.get(name, 0.0) + value
+            self.rouge_scored += 1
 
     def add_departure(self, task: Task, visible: ReasoningTask, chosen: str | None) -> None:
         """Count the ranker's choice against the model's (tasks without probabilities: none)."""
@@ -81,6 +96,13 @@ class SelectionReport:
             f"{self.fallback / n:.2f}, ungrounded {self.ungrounded / n:.2f}, abstained "
             f"{self.abstained / n:.2f}; {self.seconds / n:.2f} s/task"
         )
+        line += f"; gate failed {self.gate_failed}"
+        if self.rouge_scored:
+            means = self.rouge_means()
+            line += (
+                f"; ROUGE-1/L {100 * means['rouge1']:.1f} / {100 * means['rougeL']:.1f} over "
+                f"{self.rouge_scored} DrugMechDB rationales"
+            )
         if self.ranked:
             line += (
                 f"; ranker {self.ranker_correct}/{self.ranked}, departed from it on "
@@ -89,6 +111,11 @@ class SelectionReport:
             )
         return line
 
+    def rouge_means(self) -> dict[str, float]:
+        """Mean ROUGE-1/2/L F-measures (0 to 1) over the scored rationales."""
+        scored = max(self.rouge_scored, 1)
+        return {name: total / scored for name, total in self.rouge.items()}
+
     def figures(self) -> dict[str, Any]:
         """The figures recorded in the adapter's model card (rounded)."""
         return {
@@ -96,7 +123,10 @@ class SelectionReport:
             "tasks": self.tasks,
             "fallback": self.fallback,
             "ungrounded": self.ungrounded,
+            "gate_failed": self.gate_failed,
             "seconds_per_task": round(self.seconds / max(self.tasks, 1), 3),
+            **{k: round(v, 4) for k, v in self.rouge_means().items()},
+            **({"rouge_scored": self.rouge_scored} if self.rouge_scored else {}),
             **(
                 {
                     "ranker_accuracy": round(self.ranker_correct / self.ranked, 4),
@@ -158,6 +188,7 @@ def evaluate_selection(
         )
         report.abstained += answer.chosen is None
         report.chosen[task.task_id] = answer.chosen
+        report.add_rationale(task, answer)
         report.add_departure(task, visible[task.task_id], answer.chosen)
     report.seconds = time.perf_counter() - started
     return report

@@ -480,35 +480,45 @@ def adapter_cmd(
             "(and count the model's departures from the ranker's choice)."
         ),
     ] = True,
+    base: Annotated[
+        bool,
+        typer.Option(help="Also answer with the base model (the card's comparison)."),
+    ] = True,
 ) -> dict[str, Any]:
     """Selection accuracy on dev tasks (gold masked): base model vs the adapter.
 
-    The figures go into the adapter's report and model card.
+    Also the shown rationales' gate failures and ROUGE against DrugMechDB. The figures go
+    into the adapter's report and model card.
     """
     import dataclasses
 
     from kedrec_agent.ranking.model import load_ranker
+    from kedrec_agent.ranking.semantic import optional_similarity
     from kedrec_agent.reasoning.runtime import load_model
     from training.evaluation.adapter import evaluate_selection
     from training.tasks.files import default_tasks_file, read_tasks
 
     harness = _harness(None, 0, literature)
     todo = read_tasks(tasks_file or default_tasks_file("dev", harness.settings))
-    compared = [("base", harness.base_model)]
+    compared = [("base", harness.base_model)] if base else []
     if adapter is not None:
         with_adapter = dataclasses.replace(harness.settings, adapter=adapter)
         compared.append(("adapter", load_model(with_adapter)))
     sources = harness.sources
     if ranker:
-        sources = dataclasses.replace(sources, ranker=load_ranker())
+        names = optional_similarity(harness.settings)
+        sources = dataclasses.replace(sources, ranker=load_ranker(), names=names)
     figures: dict[str, Any] = {}
+    whole = (
+        "_all" if limit is None or limit >= len(todo) else ""
+    )  # the card keeps subset and whole-set runs
     for name, model in compared:
         report = evaluate_selection(
             todo, sources, model, limit=limit, cache_dir=harness.out / "cache",
             data=harness.data_version,
         )  # fmt: skip
         out.print(report.summary(name), highlight=False)
-        figures[name] = report.figures()
+        figures[name + whole] = report.figures()
     if adapter is not None:
         from training.sft.report import record_dev_metrics
 

@@ -97,6 +97,8 @@ def _cache_key(tasks: Sequence[Task], sources: Sources, data: str) -> str:
     }
     if sources.ranker is not None:  # the prompt shows its probabilities (absent: older keys)
         key["ranker"] = json.dumps(sources.ranker.metadata, sort_keys=True, default=str)
+        key["names"] = sources.names is not None  # its name features (absent: older keys)
+    key["shown"] = "pair passages"  # only passages naming drug and disease (absent: all)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

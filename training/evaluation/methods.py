@@ -69,6 +69,7 @@ class Prediction:
             evidence (removed before the answer is shown).
         fallback: the model's answer was unusable and the evidence ranking replaced it.
         grounded: the choice cites returned evidence (``None``: not a model answer).
+        templated: the model's rationale failed the gate and a templated summary replaced it.
         confidence: the stated confidence, where there is one.
         seconds: time to answer (the evidence gathering excluded; it is shared).
     """
@@ -80,6 +81,7 @@ class Prediction:
     hallucinated: int = 0
     fallback: bool = False
     grounded: bool | None = None
+    templated: bool = False
     confidence: float | None = None
     seconds: float = 0.0
 
@@ -258,7 +260,7 @@ class RankerMethod:
         found = self.evidence.get(task)
         if found is None or not found.candidates:
             return Prediction(chosen=None)
-        if not same_evidence(reasoning_view(task, found), visible):
+        if not same_evidence(reasoning_view(task, found, self.kg), visible):
             self.mismatched.append(task.task_id)
         started = time.perf_counter()
         view = masked_view(self.kg, task)
@@ -327,6 +329,7 @@ class ModelMethod:
             hallucinated=rec.removed_ids,
             fallback=rec.fallback,
             grounded=bool(first and first.grounded and not rec.fallback),
+            templated=bool(first and first.templated),
             confidence=rec.confidence,
             seconds=seconds,
         )

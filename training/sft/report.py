@@ -148,8 +148,9 @@ def record_dev_metrics(adapter: Path, figures: dict[str, dict[str, Any]]) -> Non
 
     Args:
         adapter: the adapter folder (one without ``training_report.json`` is left alone).
-        figures: per model (``base``, ``adapter``), its figures by name; recorded as
-            ``<model>_<figure>``.
+        figures: per model (``base``, ``adapter``; ``adapter_all`` for all the tasks), its
+            figures by name; recorded as ``<model>_<figure>``, beside earlier figures
+            under other names.
     """
     metrics = {
         f"{name}_{key}": float(value)
@@ -159,6 +160,7 @@ def record_dev_metrics(adapter: Path, figures: dict[str, dict[str, Any]]) -> Non
     report_path = adapter / REPORT_FILE
     if report_path.is_file():
         report = SFTReport.model_validate_json(report_path.read_text())
-        report = report.model_copy(update={"dev_metrics": metrics})
+        merged = {**report.dev_metrics, **metrics}  # a later check keeps the others' figures
+        report = report.model_copy(update={"dev_metrics": merged})
         report_path.write_text(report.model_dump_json(indent=1))
         (adapter / "README.md").write_text(model_card(report))

@@ -159,13 +159,14 @@ class _Builder:
             self._words[drug] = _words(self.name(drug) or "")
         return self._words[drug]
 
-    def disease_name(self, facts: _Disease) -> str:
+    def disease_name(self, facts: _Disease) -> str | None:
+        """The disease's name, or None when no source names it (an id alone teaches nothing)."""
         concept = facts.concept
         for disease_id in (concept.canonical, *sorted(concept.equivalents)):
             name = self.linker.name_of(disease_id)
             if name:
                 return name
-        return next((n for n in facts.names if n), concept.canonical)
+        return next((n for n in facts.names if n), None)
 
     def tasks_for(self, facts: _Disease) -> list[Task]:
         concept = facts.concept
@@ -195,9 +196,12 @@ class _Builder:
         if not positives:
             self.stats.skipped_no_positive += 1
             return []
+        disease_name = self.disease_name(facts)
+        if disease_name is None:  # e.g. DRKG's truncated "MESH:C"
+            self.stats.skipped_unnamed += 1
+            return []
         exclusions = sorted((d, x) for d in indications for x in disease_ids)
         blocked_words = [w for w in map(self.words, sorted(indications)) if w]
-        disease_name = self.disease_name(facts)
         tasks = []
         for positive in positives:
             task_id = f"{concept.canonical}|{positive.drug}|{self.seed}"

@@ -24,6 +24,7 @@ class BuildStats:
     diseases_listed: int = 0  # distinct concepts of the list (lines naming one concept count once)
     dropped_forbidden: int = 0
     skipped_no_positive: int = 0
+    skipped_unnamed: int = 0
     dropped_no_negative: int = 0
     short_tasks: int = 0
     curated_conflicts: int = 0
@@ -63,6 +64,7 @@ class TaskSummary:
             lines.append(
                 f"diseases: {self.stats.diseases_listed} listed, {self.diseases_used} used, "
                 f"{self.stats.skipped_no_positive} skipped (no nameable positive)"
+                + (f", {self.stats.skipped_unnamed} unnamed" if self.stats.skipped_unnamed else "")
                 + (
                     f", {self.stats.dropped_forbidden} left out (in a forbidden list)"
                     if self.stats.dropped_forbidden

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kedrec_agent.agent.evidence import reasoning_task
+from kedrec_agent.agent.evidence import pair_passages, reasoning_task
 from kedrec_agent.agent.scoring import Probabilities, rank_candidates
 from kedrec_agent.kg.evidence import evidence_for_candidates
 from kedrec_agent.kg.knowledge_graph import KnowledgeGraph
 from kedrec_agent.literature.search import Hit, LiteratureSearch, hits_for_candidates
 from kedrec_agent.ranking.model import Ranker
+from kedrec_agent.ranking.semantic import NameSimilarity
 from kedrec_agent.ranking.tables import DrugTables
 from kedrec_agent.reasoning.reasoner import Reasoner
 from kedrec_agent.reasoning.runtime import ReasoningModel
@@ -34,7 +35,8 @@ class Sources:
 
     The graph, the literature (optional), the model whose tokenizer and context window
     shape the prompt, and optionally the learned ranker: with it each candidate shows its
-    probability, as the agent's prompt does (its class features read the bundle's tables).
+    probability, as the agent's prompt does (its class features read the bundle's tables,
+    its name features ``names``: the agent's rank node passes both).
     """
 
     kg: KnowledgeGraph
@@ -43,6 +45,7 @@ class Sources:
     literature_k: int = 2
     paths_per_drug: int = 3
     ranker: Ranker | None = None
+    names: NameSimilarity | None = None
 
 
 def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]]:
@@ -60,10 +63,18 @@ def visible_task(task: Task, sources: Sources) -> tuple[ReasoningTask, list[str]
     probabilities: Probabilities = {}
     if sources.ranker is not None:
         probabilities = rank_candidates(
-            sources.ranker, evidence, hits, kg, DrugTables.from_settings(), sources.literature
+            sources.ranker,
+            evidence,
+            hits,
+            kg,
+            DrugTables.from_settings(),
+            sources.literature,
+            sources.names,
         )
+    # as the reason node: only passages naming the drug and the disease are shown
+    shown_hits = pair_passages(hits, evidence, kg.equivalences.same)
     visible = reasoning_task(
-        patient, evidence, hits, names, max_choices=1, probabilities=probabilities
+        patient, evidence, shown_hits, names, max_choices=1, probabilities=probabilities
     )
     # reasoning_task names candidates from the graph's labels; the task's names are the
     # linker's (the same source as serving's), so use them.

@@ -27,7 +27,7 @@ import re
 from typing import Any, Protocol
 
 from kedrec_agent.reasoning.constrained import MAX_RATIONALE_CHARS
-from kedrec_agent.reasoning.gate import one_per_topic
+from kedrec_agent.reasoning.gate import one_per_topic, without_provenance
 from kedrec_agent.reasoning.output import recommendation_from_text
 from kedrec_agent.reasoning.prompts import ANSWER_PREFIX
 from kedrec_agent.reasoning.ranking import support_weights
@@ -107,7 +107,7 @@ def _clause(item: Evidence, about: str, limit: int | None = None) -> str:
     A passage is cited by its reference, not quoted ("``about`` is reported in PMID:1");
     ``limit`` cuts a longer text at a word.
     """
-    text = re.sub(r"\s*\((?:path score [\d.]+|[A-Za-z]+::[^)]*)\)", "", " ".join(item.text.split()))
+    text = without_provenance(" ".join(item.text.split()))
     if item.kind == "literature":
         text = f"{about} is reported in {item.citation or 'a study'}"
     text = text.rstrip(".")

@@ -49,6 +49,15 @@ _NAME = re.compile(r"\b(?:[A-Z][a-z]{2,}|[A-Z]{2,})\b")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\]\s+)([A-Z][a-z]+)\b")
 
 
+_PROVENANCE = re.compile(r"\s*\((?:path score [\d.]+|[A-Za-z]+::[^)]*)\)")
+"""A graph relation's name or a path score in brackets: "(DRUGBANK::treats::Compound:Disease)"."""
+
+
+def without_provenance(text: str) -> str:
+    """``text`` without graph relation names and path scores (the evidence list keeps them)."""
+    return _PROVENANCE.sub("", text)
+
+
 def cited_ids(text: str) -> list[str]:
     """The evidence ids (``E3``) ``text`` names, in order."""
     return _EVIDENCE_ID.findall(text)

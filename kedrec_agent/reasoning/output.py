@@ -41,6 +41,7 @@ from kedrec_agent.reasoning.gate import (
     rationale_problem,
     templated_rationale,
     whole_sentences,
+    without_provenance,
     words,
 )
 from kedrec_agent.reasoning.prompts import LABELS, PROMPT_VERSION, SYSTEM
@@ -99,9 +100,10 @@ def _tidy(text: str, *labels: str) -> str:
     """The rationale, whitespace normalised, repeated sentences and a leading label dropped.
 
     A label is the drug's name or id before a colon or dash (``"Amlodipine: Amlodipine
-    is ..."``): the answer already names the drug.
+    is ..."``): the answer already names the drug. A graph relation's name copied from the
+    evidence ("(DRUGBANK::treats::Compound:Disease)") is dropped too: the cited item shows it.
     """
-    text = " ".join(text.split())
+    text = " ".join(without_provenance(text).split())
     for label in labels:
         head = re.match(rf"{re.escape(label)}\s*[:\-\u2013\u2014]\s*", text, re.IGNORECASE)
         if head and text[head.end() :]:

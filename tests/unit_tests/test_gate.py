@@ -191,6 +191,14 @@ def test_a_last_sentence_cut_off_by_the_length_cap_is_dropped(text: str, shown: 
         assert not choice.templated and choice.rationale == shown
 
 
+def test_relation_names_copied_from_the_evidence_are_not_shown() -> None:
+    relation = "(DRUGBANK::treats::Compound:Disease)"
+    task = _anemia_task()
+    task.evidence[0].text = f"Folic acid treats Anemia {relation}."  # as the graph items read
+    rec = recommendation_from_text(_answer(f"Folic acid treats Anemia {relation} [E1]."), task)
+    assert rec.choices[0].rationale == "Folic acid treats Anemia [E1]."
+
+
 def test_an_id_the_text_cites_but_the_list_forgot_is_kept_if_about_the_drug() -> None:
     rec = recommendation_from_text(
         _answer("Folic acid treats anemia [E1]; ATC B03BB [E2]."), _anemia_task()
